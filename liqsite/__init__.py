@@ -1,0 +1,1 @@
+"""The liqsite Django project: settings, root URLs, WSGI."""

@@ -1,0 +1,271 @@
+"""Settings for liqsite: the only module that reads the environment.
+
+Every value comes from an environment variable (listed with its default in README.md and
+.env.example), read through the small typed helpers below, which raise ImproperlyConfigured with
+the variable's name when a value is malformed. A ``.env`` file at the project root (or the file
+named by ``LIQSITE_ENV_FILE``) is loaded first without overriding the real environment, so the
+shell, cron and systemd all see one configuration. Defaults are safe: DEBUG off, local hosts only,
+a generated secret key kept in ``data/.secret_key``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+# -- environment helpers --------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r}: expected 1/0 (or true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name}={value}: must be between {minimum} and {maximum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a number") from None
+    if not value >= minimum or value == float("inf"):
+        raise ImproperlyConfigured(f"{name}={raw!r}: must be a finite number >= {minimum}")
+    return value
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_path(name: str, default: Path) -> Path:
+    """A path; a relative one is taken relative to the project root, not the working directory
+    (cron starts commands in the home directory)."""
+    raw = os.environ.get(name, "").strip()
+    path = Path(raw).expanduser() if raw else default
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str = "") -> str:
+    value = env_str(name, default)
+    if value and value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
+def _secret_key_from_file(path: Path) -> str:
+    """Read the key kept in ``path``, creating it (mode 0600) with a random key on first start."""
+    from django.core.management.utils import get_random_secret_key
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="utf-8").strip()
+        if len(key) < 50:
+            raise ImproperlyConfigured(f"{path} holds no usable secret key: delete it to have a new one made") from None
+        return key
+    key = get_random_secret_key()
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+    return key
+
+
+ENV_FILE = Path(os.environ["LIQSITE_ENV_FILE"]) if os.environ.get("LIQSITE_ENV_FILE") else BASE_DIR / ".env"
+if "LIQSITE_ENV_FILE" in os.environ and not ENV_FILE.is_file():
+    raise ImproperlyConfigured(f"LIQSITE_ENV_FILE={ENV_FILE}: no such file")
+if ENV_FILE.is_file():
+    load_dotenv(ENV_FILE, override=False)
+
+
+# -- Django core --------------------------------------------------------------------------------
+
+DATA_DIR = env_path("LIQSITE_DATA_DIR", BASE_DIR / "data")
+LOG_DIR = env_path("LIQSITE_LOG_DIR", BASE_DIR / "logs")
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _secret_key_from_file(DATA_DIR / ".secret_key")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_crontab",
+    "liquidation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "liqsite.urls"
+WSGI_APPLICATION = "liqsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_path("LIQSITE_DB_FILE", DATA_DIR / "db.sqlite3"),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"  # Beijing time, as the records' ``datetime`` field
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# -- HTTPS ------------------------------------------------------------------------------------------
+# DJANGO_HTTPS=1 for a site served over HTTPS (directly or behind a proxy that sets
+# X-Forwarded-Proto). Off, the site works over plain http on 127.0.0.1.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env_bool("DJANGO_BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = []
+if not (HTTPS and SECURE_HSTS_PRELOAD):
+    # HSTS preload is an opt-in commitment to browser vendors (DJANGO_HSTS_PRELOAD=1), not a default.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# -- the liquidation tracker ----------------------------------------------------------------------
+
+LIQUIDATION_DATA_FILE = env_path("LIQUIDATION_DATA_FILE", DATA_DIR / "liquidation_1h" / "liquidation_1h.jsonl")
+LIQUIDATION_LAST_RUN_FILE = env_path("LIQUIDATION_LAST_RUN_FILE", DATA_DIR / "last_run.json")
+LIQUIDATION_SOURCE = env_choice("LIQUIDATION_SOURCE", ("panic-api", "coinglass"))
+LIQUIDATION_SOURCE_URL = env_str("LIQUIDATION_SOURCE_URL")
+COINGLASS_API_KEY = env_str("COINGLASS_API_KEY")
+COINGLASS_BASE_URL = env_str("COINGLASS_BASE_URL", "https://open-api-v4.coinglass.com")
+LIQUIDATION_STALE_SECONDS = env_int("LIQUIDATION_STALE_SECONDS", 180, minimum=1)
+
+LIQUIDATION_HTTP_CONNECT_TIMEOUT = env_float("LIQUIDATION_HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.01)
+LIQUIDATION_HTTP_READ_TIMEOUT = env_float("LIQUIDATION_HTTP_READ_TIMEOUT", 10.0, minimum=0.01)
+LIQUIDATION_HTTP_RETRIES = env_int("LIQUIDATION_HTTP_RETRIES", 3, minimum=0, maximum=10)
+LIQUIDATION_HTTP_BACKOFF = env_float("LIQUIDATION_HTTP_BACKOFF", 0.5)
+LIQUIDATION_HTTP_RETRY_AFTER_MAX = env_float("LIQUIDATION_HTTP_RETRY_AFTER_MAX", 20.0)
+LIQUIDATION_HTTP_DEADLINE = env_float("LIQUIDATION_HTTP_DEADLINE", 45.0, minimum=0.1)
+LIQUIDATION_HTTP_MAX_BYTES = env_int("LIQUIDATION_HTTP_MAX_BYTES", 4 * 1024 * 1024, minimum=1024)
+
+# -- scheduling: django-crontab ----------------------------------------------------------------
+# `python manage.py crontab add` installs one line that runs collect_liquidation every minute
+# (https://crontab.guru/#*_*_*_*_*). Paths are absolute because cron starts jobs in $HOME with
+# an almost empty environment; the env file in use is baked into the line when it is not the
+# default one. django-crontab's runner always exits 0, so the command also writes last_run.json.
+CRONJOBS = [
+    (
+        "* * * * *",
+        "django.core.management.call_command",
+        ["collect_liquidation"],
+        {},
+        f">> {shlex.quote(str(LOG_DIR / 'cron.log'))} 2>&1",
+    ),
+]
+CRONTAB_LOCK_JOBS = True
+CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
+CRONTAB_PYTHON_EXECUTABLE = sys.executable
+CRONTAB_COMMENT = f"liqsite collector {BASE_DIR}"
+CRONTAB_COMMAND_PREFIX = " ".join(
+    [f"mkdir -p {shlex.quote(str(LOG_DIR))} &&"]
+    + ([f"LIQSITE_ENV_FILE={shlex.quote(str(ENV_FILE))}"] if "LIQSITE_ENV_FILE" in os.environ else [])
+)
+
+# -- logging ---------------------------------------------------------------------------------------
+# Console here; collect_liquidation adds logs/collector.log (a WatchedFileHandler, rotated by
+# deploy/logrotate) while it runs.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%Y-%m-%d %H:%M:%S%z"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "loggers": {
+        "liquidation": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django_crontab": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+}

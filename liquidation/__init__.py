@@ -1,0 +1,1 @@
+"""The liquidation tracker: record format, JSONL store, collector, API and page."""

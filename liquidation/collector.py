@@ -1,0 +1,168 @@
+"""One collection (fetch → validate → append) and the every-minute loop around it.
+
+``collect_once`` is what ``manage.py collect_liquidation`` runs: it returns a CollectResult
+(appended, duplicate minute, or dry run) or raises CollectError with one log-ready sentence; on
+any error the data file is byte-for-byte unchanged. ``run_loop`` calls a collection at the start
+of every minute until its stop event is set; a failure is logged and never ends the loop.
+``write_last_run`` records each outcome in a small JSON file, because cron (and django-crontab's
+runner, which always exits 0) would otherwise hide failures.
+
+Django-free: the management command passes settings in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .http import Deadline, FetchError, HttpPolicy, make_session
+from .records import RecordError, beijing_datetime, build_record, minute_of
+from .sources import ConfigError, Source, SourceError
+from .store import DuplicateMinute, JsonlStore, StoreError
+
+logger = logging.getLogger(__name__)
+
+
+class CollectError(Exception):
+    """A collection failed; nothing was written. ``str()`` names the source, URL and reason."""
+
+
+@dataclass
+class CollectResult:
+    outcome: str  # "appended" | "duplicate" | "dry-run"
+    record: dict[str, Any] | None
+    source: str
+    duration: float = 0.0
+
+    def summary(self) -> str:
+        r = self.record or {}
+        when = r.get("datetime", "?")
+        if self.outcome == "duplicate":
+            return f"already have the record for {when[:16]} (UTC+8); nothing written"
+        values = (
+            f"1h={r.get('hour_1_amount')}万 24h={r.get('hour_24_amount')}万 "
+            f"OI={r.get('total_position')}亿 panic={r.get('panic_index')}"
+        )
+        verb = "appended" if self.outcome == "appended" else "dry run, not written:"
+        return f"{verb} {when} (UTC+8) from {self.source}: {values} in {self.duration:.2f}s"
+
+
+def collect_once(
+    source: Source,
+    store: JsonlStore,
+    policy: HttpPolicy,
+    *,
+    now: float | None = None,
+    dry_run: bool = False,
+) -> CollectResult:
+    """Collect one record for the current minute.
+
+    Skips the upstream entirely when the newest stored record is already in this minute. Raises
+    CollectError for upstream, validation and store failures (nothing written, data file
+    unchanged).
+    """
+    started = time.monotonic()
+    ts = int(now if now is not None else time.time())
+    if not dry_run:
+        newest = store.latest()
+        if newest is not None and minute_of(newest["timestamp"]) == minute_of(ts):
+            return CollectResult("duplicate", newest, source.name, time.monotonic() - started)
+
+    deadline = Deadline(policy.deadline)
+    session = make_session(policy, deadline)
+    try:
+        reading = source.fetch(session, policy, deadline)
+    except (SourceError, FetchError) as e:
+        raise CollectError(f"source {source.name}: {e}") from e
+    finally:
+        session.close()
+
+    try:
+        record = build_record(
+            ts, reading.values, source=reading.source, source_time=reading.source_time, **reading.extra
+        )
+    except RecordError as e:
+        raise CollectError(f"source {source.name}: invalid value: {e}") from e
+    if dry_run:
+        return CollectResult("dry-run", record, source.name, time.monotonic() - started)
+    try:
+        store.append(record)
+    except DuplicateMinute as e:
+        return CollectResult("duplicate", e.existing, source.name, time.monotonic() - started)
+    except StoreError as e:
+        raise CollectError(f"store {store.path}: {e}") from e
+    return CollectResult("appended", record, source.name, time.monotonic() - started)
+
+
+def run_loop(
+    collect: Callable[[], Any],
+    stop: threading.Event,
+    *,
+    interval: int = 60,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Call ``collect`` now and then at the start of every ``interval``-second slot until ``stop``.
+
+    ``collect`` does its own logging; any exception it raises is logged here and the loop goes
+    on (with no source configured, that is the once-a-minute "what to set" message). Returns the
+    number of calls made.
+    """
+    calls = 0
+    while not stop.is_set():
+        calls += 1
+        try:
+            collect()
+        except ConfigError as e:
+            logger.error("collector idle: %s", e)
+        except CollectError as e:
+            logger.error("collect failed: %s", e)
+        except Exception:  # a bug must not stop minute-by-minute collection
+            logger.exception("collect crashed; the loop goes on")
+        if stop.is_set():
+            break
+        stop.wait(interval - (clock() % interval))
+    return calls
+
+
+def write_last_run(
+    path: str | os.PathLike[str], outcome: str, *, source: str | None, detail: str, now: float | None = None
+) -> None:
+    """Atomically replace ``path`` with ``{"time", "datetime", "outcome", "source", "detail"}``.
+
+    ``outcome`` is ``ok``, ``duplicate``, ``error`` or ``unconfigured``. A failure to write it is
+    logged, never raised: it must not turn a good collection into a failed one.
+    """
+    ts = int(now if now is not None else time.time())
+    payload = {
+        "time": ts,
+        "datetime": beijing_datetime(ts),
+        "outcome": outcome,
+        "source": source,
+        "error" if outcome in ("error", "unconfigured") else "detail": detail,
+    }
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+        try:
+            os.fchmod(fd, 0o644)  # readable by the web server's user too
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(payload, f, ensure_ascii=False)
+                f.write("\n")
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        logger.warning("could not write %s: %s", target, e)
+
+
+__all__ = ["CollectError", "CollectResult", "ConfigError", "collect_once", "run_loop", "write_last_run"]

@@ -1,0 +1,339 @@
+"""JsonlStore: an append-only series of records in one JSONL file, one record per minute.
+
+File format: UTF-8, one JSON object per line (see ``records.py``), ordered by ``timestamp``, at
+most one record per UTC minute. A line is committed once its trailing ``\\n`` is on disk.
+
+Writers (``append``) take an exclusive ``fcntl.flock`` on the sidecar ``<file>.lock``. The sidecar
+is never replaced or deleted, so the lock stays valid when a maintenance command rewrites the data
+file with ``os.replace``; ``flock`` dies with its process (SIGKILL included), so no lock is ever
+stale. Under the lock an append:
+
+1. cuts off a torn tail: if the last byte is not ``\\n`` (a writer died mid-line), the fragment is
+   moved to ``<file>.torn-<unix time>`` and the file truncated to its last ``\\n``;
+2. refuses a second record for the newest record's minute (DuplicateMinute) and a record older
+   than the newest (OutOfOrder);
+3. writes the whole line with one ``os.write`` on an ``O_APPEND`` descriptor (a short write is
+   truncated away and fails) and ``os.fdatasync``s it. Acknowledged means durable: an fsync error
+   fails the append and is not retried (a second fsync can "succeed" with the data lost).
+
+Readers take no lock and never raise on bad data: blank lines, invalid JSON, non-objects, bad or
+missing fields and an unterminated last line are skipped and counted, with one warning per read.
+The data folder must be on a local filesystem: ``O_APPEND`` is not atomic on NFS.
+
+This module does not import Django, so benchmarks and tests use it directly.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .records import RecordError, minute_of, parse_line, to_line
+
+logger = logging.getLogger(__name__)
+
+_BLOCK = 64 * 1024
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; nothing was written."""
+
+
+class DuplicateMinute(StoreError):
+    """The newest stored record is already in this record's minute. Not an error for a collector."""
+
+    def __init__(self, existing: dict[str, Any]) -> None:
+        super().__init__(f"a record for {existing.get('datetime')} (UTC+8) is already stored for this minute")
+        self.existing = existing
+
+
+class OutOfOrder(StoreError):
+    """The record is older than the newest stored record (clock went backwards?)."""
+
+
+@dataclass
+class ReadReport:
+    """What one read skipped: how many lines, the first one's number (1-based) and why."""
+
+    skipped: int = 0
+    first_line: int | None = None
+    first_reason: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    def skip(self, line_no: int | None, reason: str) -> None:
+        self.skipped += 1
+        if self.first_reason == "":
+            self.first_line, self.first_reason = line_no, reason
+
+    def warn(self, path: Path, where: str = "") -> None:
+        if self.skipped:
+            at = f"line {self.first_line}" if self.first_line else where or "near the end"
+            logger.warning(
+                "%s: skipped %d bad line(s); first at %s: %s (run verify_liquidation for details)",
+                path,
+                self.skipped,
+                at,
+                self.first_reason,
+            )
+
+
+class JsonlStore:
+    """The series in ``path`` (created with its folders on first append)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self.last_report = ReadReport()
+
+    def __repr__(self) -> str:
+        return f"JsonlStore({str(self.path)!r})"
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Durably append ``record`` (a dict as built by ``records.build_record``).
+
+        Returns only once the line is fsynced. Raises DuplicateMinute when the newest record is in
+        the same minute, OutOfOrder when it is newer, StoreError on any I/O failure (the file is
+        then as it was, except for a torn tail that was already cut off and kept aside).
+        """
+        line = to_line(record)
+        parse_line(line)  # the line we write must be one we can read back
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            created = not self.path.exists()
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                self._cut_torn_tail(fd)
+                newest = self._latest_from(fd, ReadReport())
+                if newest is not None:
+                    if minute_of(record["timestamp"]) == minute_of(newest["timestamp"]):
+                        raise DuplicateMinute(newest)
+                    if record["timestamp"] < newest["timestamp"]:
+                        raise OutOfOrder(
+                            f"record at {record['datetime']} is older than the newest stored record "
+                            f"({newest['datetime']}, UTC+8); refusing to write out of order"
+                        )
+                self._write_whole(fd, line)
+            finally:
+                os.close(fd)
+            if created:
+                _fsync_dir(self.path.parent)
+
+    def _write_whole(self, fd: int, buf: bytes) -> None:
+        size_before = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, buf)
+        except OSError as e:
+            _truncate_quietly(fd, size_before)
+            raise StoreError(f"write to {self.path} failed: {e.strerror or e}") from e
+        if written != len(buf):
+            _truncate_quietly(fd, size_before)
+            raise StoreError(f"short write to {self.path} ({written} of {len(buf)} bytes); undone")
+        try:
+            os.fdatasync(fd)
+        except OSError as e:
+            # Do not retry: after a failed fsync the kernel may have dropped the dirty pages and
+            # a second fsync would report success for data that is gone.
+            raise StoreError(
+                f"fsync of {self.path} failed ({e.strerror or e}); the record is not known to be on disk. "
+                "Check the disk and the kernel log before trusting this file."
+            ) from e
+
+    def _cut_torn_tail(self, fd: int) -> None:
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        keep = _end_of_last_line(fd, size)
+        fragment = _pread_all(fd, keep, size - keep)
+        aside = self._torn_path()
+        with open(aside, "wb") as f:
+            f.write(fragment)
+            f.flush()
+            os.fsync(f.fileno())
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+        _fsync_dir(self.path.parent)
+        logger.warning(
+            "%s: cut off a torn last line (%d bytes, a writer died mid-write); fragment kept in %s",
+            self.path,
+            len(fragment),
+            aside,
+        )
+
+    def _torn_path(self) -> Path:
+        base = self.path.with_name(f"{self.path.name}.torn-{int(time.time())}")
+        candidate, n = base, 1
+        while candidate.exists():
+            candidate = base.with_name(f"{base.name}.{n}")
+            n += 1
+        return candidate
+
+    def _locked(self) -> _FileLock:
+        return _FileLock(self.lock_path, self.lock_timeout)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def latest(self) -> dict[str, Any] | None:
+        """The newest valid record, read from the end of the file; None when there is none."""
+        report = ReadReport()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            record = self._latest_from(fd, report)
+        finally:
+            os.close(fd)
+        report.warn(self.path, "the end of the file")
+        self.last_report = report
+        return record
+
+    def _latest_from(self, fd: int, report: ReadReport) -> dict[str, Any] | None:
+        for line in _lines_backwards(fd, report):
+            try:
+                return parse_line(line)
+            except RecordError as e:
+                report.skip(None, str(e))
+        return None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every valid record, oldest first. Warns once, at the end, about skipped lines."""
+        report = ReadReport()
+        self.last_report = report
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 (closed by the with below; a missing file is not an error)
+        except FileNotFoundError:
+            return
+        with f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.endswith(b"\n"):
+                    if line.strip():
+                        report.skip(line_no, "unterminated last line (a write in progress or a torn write)")
+                    break
+                try:
+                    yield parse_line(line)
+                except RecordError as e:
+                    if line.strip():
+                        report.skip(line_no, str(e))
+                    else:
+                        report.skip(line_no, "blank line")
+        report.warn(self.path)
+
+    def range(self, start: int | None = None, end: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Records with ``start <= timestamp <= end`` (either bound optional), oldest first.
+
+        With ``limit``, only the most recent ``limit`` of them (still oldest first).
+        """
+        selected: deque[dict[str, Any]] | list[dict[str, Any]]
+        selected = deque(maxlen=limit) if limit is not None else []
+        for record in self.records():
+            ts = record["timestamp"]
+            if start is not None and ts < start:
+                continue
+            if end is not None and ts > end:
+                continue
+            selected.append(record)
+        return list(selected)
+
+    def count(self) -> int:
+        """How many valid records the file holds."""
+        return sum(1 for _ in self.records())
+
+
+class _FileLock:
+    """An exclusive ``flock`` on a sidecar file, waited for up to ``timeout`` seconds."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path, self.timeout, self.fd = path, timeout, -1
+
+    def __enter__(self) -> _FileLock:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except OSError as e:
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(self.fd)
+                    raise StoreError(f"cannot lock {self.path}: {e.strerror}") from e
+            if time.monotonic() >= deadline:
+                os.close(self.fd)
+                raise StoreError(
+                    f"{self.path} has been locked by another process for {self.timeout:.0f} s; "
+                    "is a maintenance command running? Nothing was written."
+                )
+            time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the flock
+
+
+def _lines_backwards(fd: int, report: ReadReport) -> Iterator[bytes]:
+    """Complete lines from the end of the file backwards; an unterminated last line is skipped."""
+    size = os.fstat(fd).st_size
+    end = _end_of_last_line(fd, size)
+    if end < size:
+        report.skip(None, "unterminated last line (a write in progress or a torn write)")
+    pos, carry = end, b""
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        chunk = os.pread(fd, pos - start, start) + carry
+        pos = start
+        lines = chunk.split(b"\n")
+        if pos > 0:  # the first piece continues in the block before this one
+            carry = lines.pop(0)
+        for line in reversed(lines):
+            if line.strip():
+                yield line + b"\n"
+            elif line:
+                report.skip(None, "blank line")
+
+
+def _end_of_last_line(fd: int, size: int) -> int:
+    """The offset just past the last ``\\n`` in the file (0 when there is none)."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        idx = os.pread(fd, pos - start, start).rfind(b"\n")
+        if idx >= 0:
+            return start + idx + 1
+        pos = start
+    return 0
+
+
+def _pread_all(fd: int, offset: int, length: int) -> bytes:
+    parts, done = [], 0
+    while done < length:
+        part = os.pread(fd, length - done, offset + done)
+        if not part:
+            break
+        parts.append(part)
+        done += len(part)
+    return b"".join(parts)
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        logger.exception("could not undo a failed write by truncating back to %d bytes", size)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a created, renamed or truncated entry in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

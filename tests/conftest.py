@@ -1,0 +1,100 @@
+"""Shared fixtures: fixture files, a temporary store, fast HTTP settings, a loopback upstream."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from liquidation.http import HttpPolicy
+from liquidation.store import JsonlStore
+from tests.upstream_server import UpstreamServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT = Path(__file__).resolve().parent.parent
+
+#: Small limits so failure tests take well under a second or two each.
+FAST_POLICY = HttpPolicy(
+    connect_timeout=1.0,
+    read_timeout=1.0,
+    retries=2,
+    backoff=0.01,
+    retry_after_max=1.0,
+    deadline=2.5,
+    max_bytes=64 * 1024,
+)
+
+
+@pytest.fixture
+def fixture_path() -> callable:
+    def get(name: str) -> Path:
+        path = FIXTURES / name
+        assert path.is_file(), f"missing fixture {path}"
+        return path
+
+    return get
+
+
+@pytest.fixture
+def fixture_bytes(fixture_path: callable) -> callable:
+    return lambda name: fixture_path(name).read_bytes()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JsonlStore:
+    return JsonlStore(tmp_path / "liquidation_1h" / "liquidation_1h.jsonl")
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def liq_settings(settings, tmp_path: Path, store: JsonlStore):  # noqa: ANN001, ANN201
+    """Point the project's settings at temporary files and fast HTTP limits."""
+    settings.LIQUIDATION_DATA_FILE = store.path
+    settings.LIQUIDATION_LAST_RUN_FILE = tmp_path / "last_run.json"
+    settings.LOG_DIR = tmp_path / "logs"
+    settings.LIQUIDATION_SOURCE = ""
+    settings.LIQUIDATION_SOURCE_URL = ""
+    settings.COINGLASS_API_KEY = ""
+    settings.LIQUIDATION_HTTP_CONNECT_TIMEOUT = FAST_POLICY.connect_timeout
+    settings.LIQUIDATION_HTTP_READ_TIMEOUT = FAST_POLICY.read_timeout
+    settings.LIQUIDATION_HTTP_RETRIES = FAST_POLICY.retries
+    settings.LIQUIDATION_HTTP_BACKOFF = FAST_POLICY.backoff
+    settings.LIQUIDATION_HTTP_RETRY_AFTER_MAX = FAST_POLICY.retry_after_max
+    settings.LIQUIDATION_HTTP_DEADLINE = FAST_POLICY.deadline
+    settings.LIQUIDATION_HTTP_MAX_BYTES = FAST_POLICY.max_bytes
+    return settings
+
+
+def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment for running manage.py in a child process against temporary files only."""
+    env_file = tmp_path / "test.env"
+    if not env_file.exists():
+        env_file.write_text("# isolates child processes from the developer's own .env\n")
+    env = {
+        "LIQSITE_ENV_FILE": str(env_file),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "liqsite.settings",
+        "DJANGO_SECRET_KEY": "test-" + "k" * 60,
+        "LIQSITE_DATA_DIR": str(tmp_path / "data"),
+        "LIQSITE_LOG_DIR": str(tmp_path / "logs"),
+        "LIQUIDATION_DATA_FILE": str(tmp_path / "data" / "liquidation_1h.jsonl"),
+        "LIQUIDATION_HTTP_RETRIES": "1",
+        "LIQUIDATION_HTTP_BACKOFF": "0.01",
+        "LIQUIDATION_HTTP_DEADLINE": "5",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update(extra)
+    return env
+
+
+MANAGE = [sys.executable, str(PROJECT / "manage.py")]

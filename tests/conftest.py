@@ -56,7 +56,7 @@ def upstream() -> Iterator[UpstreamServer]:
 
 
 @pytest.fixture
-def liq_settings(settings, tmp_path: Path, store: JsonlStore):  # noqa: ANN001, ANN201
+def liq_settings(settings, tmp_path: Path, store: JsonlStore):
     """Point the project's settings at temporary files and fast HTTP limits."""
     settings.LIQUIDATION_DATA_FILE = store.path
     settings.LIQUIDATION_LAST_RUN_FILE = tmp_path / "last_run.json"

@@ -99,7 +99,8 @@ BAD_LINES = [
     b'{"timestamp": 1768583000, "hour_1_amount": 1}\n',
     b'{"timestamp": 1768583000, "hour_1_amount": "x", "panic_index": 1, "hour_24_amount": 1, "total_position": 1}\n',
     b'{"timestamp": 1768583000, "hour_1_amount": NaN, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}\n',
-    b'{"timestamp": 1768583000, "hour_1_amount": Infinity, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}\n',
+    b'{"timestamp": 1768583000, "hour_1_amount": Infinity, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}'
+    b"\n",
     b"\xff\xfe not utf-8\n",
 ]
 
@@ -183,7 +184,7 @@ def test_fsync_error_fails_the_append_and_is_not_retried(store, monkeypatch):
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
-    with pytest.raises(StoreError, match="fsync .* failed"):
+    with pytest.raises(StoreError, match=r"fsync .* failed"):
         store.append(rec(T0 + 60))
     assert len(calls) == 1
 

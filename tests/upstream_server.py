@@ -116,7 +116,7 @@ class UpstreamServer:
         return Handler
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
     """Poll ``predicate`` until true or ``timeout``; returns its last value."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:

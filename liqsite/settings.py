@@ -257,6 +257,8 @@ LOGGING = {
     "loggers": {
         "liquidation": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django_crontab": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # urllib3 logs each retry with the full URL, query string (and any token in it) included.
+        "urllib3": {"level": "ERROR"},
     },
 }
 

@@ -21,7 +21,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError, ResponseError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
 
 from .records import RecordError, loads_strict
@@ -246,17 +252,18 @@ def _chain(e: BaseException) -> list[BaseException]:
 
 def _describe_request_error(e: BaseException, timeout: tuple[float, float]) -> str:
     chain = _chain(e)
+    text = " ".join(str(x) for x in chain)
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError, so look for a refusal first.
+    if "Connection refused" in text or any(isinstance(x, ConnectionRefusedError) for x in chain):
+        return "connection refused"
     kinds = {type(x) for x in chain}
-    if any(issubclass(k, ConnectTimeoutError) for k in kinds):
+    if any(issubclass(k, ConnectTimeoutError) and not issubclass(k, NewConnectionError) for k in kinds):
         return f"connect timeout after {timeout[0]:g} s"
     if any(issubclass(k, ReadTimeoutError) for k in kinds) or isinstance(e, requests.exceptions.ReadTimeout):
         return f"read timeout: no answer within {timeout[1]:g} s"
     for x in chain:
         if isinstance(x, ResponseError):
             return f"gave up retrying: {x}"
-    text = " ".join(str(x) for x in chain)
-    if "Connection refused" in text or any(isinstance(x, ConnectionRefusedError) for x in chain):
-        return "connection refused"
     if "Name or service not known" in text or "nodename nor servname" in text:
         return "host name does not resolve"
     return _root_reason(e)

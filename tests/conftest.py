@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +99,8 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 MANAGE = [sys.executable, str(PROJECT / "manage.py")]
+
+
+def run_manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``manage.py ARGS`` in a child process with ``env``, output captured as text."""
+    return subprocess.run([*MANAGE, *args], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=timeout)

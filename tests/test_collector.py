@@ -14,7 +14,7 @@ import time_machine
 from liquidation.collector import CollectError, collect_once, run_loop, write_last_run
 from liquidation.http import HttpPolicy
 from liquidation.sources import PanicApiSource
-from tests.conftest import FAST_POLICY, MANAGE, PROJECT, subprocess_env
+from tests.conftest import FAST_POLICY, MANAGE, PROJECT, run_manage, subprocess_env
 from tests.upstream_server import Reply, wait_for
 
 PANIC = "/api/panic/latest"
@@ -88,10 +88,8 @@ def test_last_run_file_is_replaced_atomically_and_readable(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["last_run.json"]
 
 
-def _run(env, *args, timeout=60):
-    return subprocess.run(
-        [*MANAGE, "collect_liquidation", *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT
-    )
+def _run(env, *args):
+    return run_manage(env, "collect_liquidation", *args)
 
 
 def test_two_collectors_started_in_the_same_minute_leave_exactly_one_record(tmp_path, upstream, fixture_path):

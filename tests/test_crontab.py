@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import MANAGE, PROJECT, subprocess_env
+from tests.conftest import PROJECT, run_manage, subprocess_env
 from tests.upstream_server import Reply
 
 pytestmark = pytest.mark.crontab
@@ -55,7 +55,7 @@ def env_for(tmp_path, env_file) -> dict[str, str]:
 
 
 def manage_crontab(env: dict[str, str], action: str) -> subprocess.CompletedProcess:
-    out = subprocess.run([*MANAGE, "crontab", action], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    out = run_manage(env, "crontab", action)
     assert out.returncode == 0, out.stderr
     return out
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 
 import pytest
 
-from tests.conftest import MANAGE, PROJECT, subprocess_env
+from tests.conftest import run_manage, subprocess_env
 
 SHOW = (
     "from django.conf import settings as s; import json; "
@@ -19,9 +18,7 @@ SHOW = (
 
 
 def show(env: dict[str, str]) -> dict:
-    out = subprocess.run(
-        [*MANAGE, "shell", "-c", SHOW], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=60
-    )
+    out = run_manage(env, "shell", "-c", SHOW)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -73,7 +70,7 @@ def test_env_file_is_read_and_real_environment_wins(tmp_path):
 )
 def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value):
     env = subprocess_env(tmp_path, **{name: value})
-    out = subprocess.run([*MANAGE, "check"], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    out = run_manage(env, "check")
     assert out.returncode != 0
     assert "ImproperlyConfigured" in out.stderr
     assert f"{name}=" in out.stderr
@@ -81,7 +78,7 @@ def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value)
 
 def test_missing_env_file_named_explicitly_is_an_error(tmp_path):
     env = subprocess_env(tmp_path, LIQSITE_ENV_FILE=str(tmp_path / "nope.env"))
-    out = subprocess.run([*MANAGE, "check"], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=60)
+    out = run_manage(env, "check")
     assert out.returncode != 0
     assert "LIQSITE_ENV_FILE" in out.stderr
 
@@ -89,27 +86,13 @@ def test_missing_env_file_named_explicitly_is_an_error(tmp_path):
 def test_check_deploy_is_clean_over_https_with_a_real_key(tmp_path):
     env = subprocess_env(tmp_path, DJANGO_HTTPS="1")
     del env["DJANGO_SECRET_KEY"]  # the generated one is a real key
-    out = subprocess.run(
-        [*MANAGE, "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        timeout=60,
-    )
+    out = run_manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert out.returncode == 0, out.stderr
     assert "no issues" in out.stdout
 
 
 def test_check_deploy_warns_when_https_is_off(tmp_path):
     env = subprocess_env(tmp_path)
-    out = subprocess.run(
-        [*MANAGE, "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        timeout=60,
-    )
+    out = run_manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert out.returncode != 0
     assert "SECURE_SSL_REDIRECT" in out.stderr

@@ -11,6 +11,7 @@ a generated secret key kept in ``data/.secret_key``.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -129,6 +130,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "csp",
     "django_crontab",
     "liquidation",
 ]
@@ -136,7 +141,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -262,6 +269,21 @@ LOGGING = {
     },
 }
 
+# -- the API --------------------------------------------------------------------------------------
+
+
+def _api_rate(name: str, default: str) -> str | None:
+    value = env_str(name, default)
+    if value.lower() == "off":
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r}: expected like 120/min (per s, min, hour or day) or off")
+    return value
+
+
+#: Requests per client address, e.g. "120/min"; "off" disables throttling.
+LIQUIDATION_API_RATE = _api_rate("LIQUIDATION_API_RATE", "120/min")
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -270,4 +292,49 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # How many reverse proxies in front of the site to trust for X-Forwarded-For. 0: the client
+    # address is REMOTE_ADDR and a made-up X-Forwarded-For cannot dodge throttling.
+    "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0, minimum=0, maximum=10),
+}
+
+# Throttle counts live here: per process. With several workers each counts on its own
+# (N workers allow N x the rate) unless this points at a shared cache such as Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "liqsite"}}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "liqsite API: 1小时爆仓金额",
+    "DESCRIPTION": (
+        "The crypto-futures market's trailing 1-hour liquidation amount, recorded every minute, with the "
+        "panic index, the 24-hour liquidation amount and total open interest. Liquidation amounts are in "
+        "万 USD (10,000 USD), open interest in 亿 USD (100,000,000 USD); `timestamp` is Unix seconds (UTC), "
+        "`datetime` Beijing time (UTC+8). Missing minutes are never invented."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# CORS: off unless origins are listed; then only the read-only API is shared with them.
+CORS_ALLOWED_ORIGINS = env_list("LIQUIDATION_CORS_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+# Content-Security-Policy (django-csp): no inline script anywhere, everything from this origin.
+# The browsable API and Swagger UI add 'unsafe-inline' styles for themselves (liquidation/views.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
 }

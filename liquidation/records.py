@@ -163,10 +163,12 @@ def parse_line(line: str | bytes) -> dict[str, Any]:
             raise RecordError(f"{field}: missing")
         if isinstance(obj[field], (str, bool)):
             raise RecordError(f"{field}: expected a number, got {obj[field]!r}")
-        obj[field] = parse_number(obj[field], field)
+        parse_number(obj[field], field)  # validated, kept as written (an int stays an int)
     for field in OPTIONAL_NUMBER_FIELDS:
         if field in obj and obj[field] is not None:
-            obj[field] = parse_number(obj[field], field)
+            if isinstance(obj[field], (str, bool)):
+                raise RecordError(f"{field}: expected a number, got {obj[field]!r}")
+            parse_number(obj[field], field)
     if not isinstance(obj.get("datetime"), str):
         obj["datetime"] = beijing_datetime(obj["timestamp"])
     return obj

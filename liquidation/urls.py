@@ -1,3 +1,6 @@
+"""URLs of the app: the API under ``api/liquidation-1h/`` (paths as the earlier system had them),
+the schema and its docs, and the health check."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -5,5 +8,12 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("api/liquidation-1h/history", views.HistoryView.as_view(), name="liquidation-history"),
+    path("api/liquidation-1h/latest", views.LatestView.as_view(), name="liquidation-latest"),
+    path("api/liquidation-1h/stats", views.StatsView.as_view(), name="liquidation-stats"),
+    path("api/liquidation-1h/export.csv", views.ExportCSVView.as_view(), name="liquidation-export-csv"),
+    path("api/liquidation-1h/export.jsonl", views.ExportJSONLView.as_view(), name="liquidation-export-jsonl"),
+    path("api/schema/", views.SchemaView.as_view(), name="schema"),
+    path("api/docs/", views.DocsView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,35 +1,347 @@
-"""HTTP views: thin shells over the store."""
+"""HTTP views: thin shells over the store and ``series``.
+
+API views share ``SeriesAPIView``: conditional GET (ETag and Last-Modified from the store's newest
+record, 304 answers), ``Cache-Control: max-age`` up to the next minute's collection, throttling
+by ``ApiRateThrottle``, and a CSP that lets the browsable API use its own inline styles.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.http import http_date
 from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
 
+from . import series
 from .conf import get_store
+from .records import to_line
+from .serializers import (
+    VALIDATION_ERROR_SCHEMA,
+    DetailSerializer,
+    HistoryResponseSerializer,
+    LatestResponseSerializer,
+    StatsQuerySerializer,
+    StatsResponseSerializer,
+    WindowQuerySerializer,
+)
+
+#: The browsable API and Swagger UI carry their own inline styles; no inline script is allowed.
+API_CSP_UPDATE = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"]}
+
+ERRORS = {
+    304: OpenApiResponse(description="Not modified since the ETag / Last-Modified you sent"),
+    400: OpenApiResponse(VALIDATION_ERROR_SCHEMA, description="A parameter is invalid; the body names it"),
+    429: OpenApiResponse(DetailSerializer, description="Rate limited; see the Retry-After header"),
+}
+
+
+class ApiRateThrottle(AnonRateThrottle):
+    """Per-client-address limit from ``settings.LIQUIDATION_API_RATE`` (None: no limit).
+
+    The address is REMOTE_ADDR unless ``DJANGO_NUM_PROXIES`` says how many proxies to trust, so a
+    made-up X-Forwarded-For cannot dodge the limit. Counts live in the default cache: per process
+    unless a shared cache is configured.
+    """
+
+    scope = "liquidation-api"
+
+    def get_rate(self) -> str | None:
+        return settings.LIQUIDATION_API_RATE
+
+
+class SeriesAPIView(APIView):
+    throttle_classes = [ApiRateThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.store = get_store()
+        self.newest = self.store.latest()
+        self.etag: str | None = None
+        self.last_modified: int | None = None
+        if self.newest is not None:
+            try:
+                size = self.store.path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            fmt = getattr(request.accepted_renderer, "format", "any")
+            self.etag = f'W/"{self.newest["timestamp"]}-{size}-{fmt}"'
+            self.last_modified = self.newest["timestamp"]
+
+    def not_modified(self, request: Request) -> HttpResponseBase | None:
+        """A 304 when the client's copy is current, else None."""
+        if self.etag is None:
+            return None
+        return get_conditional_response(request, etag=self.etag, last_modified=self.last_modified)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response._csp_update = API_CSP_UPDATE  # read by django-csp's middleware
+        if response.status_code in (200, 304) and getattr(self, "etag", None):
+            response.headers["ETag"] = self.etag
+            response.headers["Last-Modified"] = http_date(self.last_modified)
+            # The series changes once a minute, at the start of the minute.
+            patch_cache_control(response, public=True, max_age=max(1, min(60, 60 - int(time.time()) % 60)))
+        else:
+            patch_cache_control(response, no_cache=True)
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+
+def _window(request: Request) -> dict[str, Any]:
+    q = WindowQuerySerializer(data=request.query_params)
+    q.is_valid(raise_exception=True)
+    return q.validated_data
+
+
+class HistoryView(SeriesAPIView):
+    """The 1-hour liquidation series, oldest first."""
+
+    @extend_schema(
+        summary="History of the 1h liquidation amount",
+        description=(
+            "Records of one minute each (or buckets with `interval`), oldest first. Amounts in 万 USD "
+            "(10,000 USD), open interest in 亿 USD (100,000,000 USD). Missing minutes are missing: "
+            "nothing is interpolated."
+        ),
+        parameters=[WindowQuerySerializer],
+        responses={200: HistoryResponseSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        p = _window(request)
+        if (response := self.not_modified(request)) is not None:
+            return response
+        records = series.select(self.store, p.get("start_time"), p.get("end_time"), p["limit"], p["interval"])
+        return Response(
+            {
+                "count": len(records),
+                "start": p.get("start_time"),
+                "end": p.get("end_time"),
+                "interval": p["interval"],
+                "results": [series.present(r) for r in records],
+            }
+        )
+
+
+class LatestView(SeriesAPIView):
+    @extend_schema(
+        summary="The newest record",
+        description="The newest record with its age; `stale` when older than LIQUIDATION_STALE_SECONDS.",
+        responses={
+            200: LatestResponseSerializer,
+            404: OpenApiResponse(DetailSerializer, description="No data collected yet"),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        if self.newest is None:
+            raise NotFound("no data collected yet")
+        if (response := self.not_modified(request)) is not None:
+            return response
+        age = max(0, int(time.time()) - self.newest["timestamp"])
+        return Response(
+            {**series.present(self.newest), "age_seconds": age, "stale": age > settings.LIQUIDATION_STALE_SECONDS}
+        )
+
+
+class StatsView(SeriesAPIView):
+    @extend_schema(
+        summary="Statistics over the last N hours",
+        description=(
+            "Count and coverage of minutes, min/max/avg/stddev of hour_1_amount (万 USD) with their times, "
+            "change over the last hour, panic_index min/max/avg, and the missing-minute ranges."
+        ),
+        parameters=[StatsQuerySerializer],
+        responses={200: StatsResponseSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        q = StatsQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        if (response := self.not_modified(request)) is not None:
+            return response
+        now = time.time()
+        hours = q.validated_data["hours"]
+        records = self.store.range(int(now) - hours * 3600 - 60, int(now))
+        return Response(series.stats(records, hours, now))
+
+
+# -- exports --------------------------------------------------------------------------------------
+
+
+class _FirstRenderer(BaseContentNegotiation):
+    """Exports have one format, whatever the client's Accept header says."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return b""  # exports stream their own body; errors are rendered as JSON
+
+
+class JSONLRenderer(CSVRenderer):
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+
+class ExportView(SeriesAPIView):
+    content_negotiation_class = _FirstRenderer
+    filename_ext = ""
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        if isinstance(response, Response):  # an error: say it in JSON
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def get(self, request: Request) -> HttpResponseBase:
+        p = _window(request)
+        if (response := self.not_modified(request)) is not None:
+            return response
+        records = series.select(self.store, p.get("start_time"), p.get("end_time"), p["limit"], p["interval"])
+        first = records[0]["timestamp"] if records else 0
+        last = records[-1]["timestamp"] if records else 0
+        response = StreamingHttpResponse(
+            self.stream(records), content_type=f"{self.renderer_classes[0].media_type}; charset=utf-8"
+        )
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="liquidation_1h_{first}_{last}.{self.filename_ext}"'
+        )
+        return response
+
+    def stream(self, records: list[dict[str, Any]]) -> Iterator[bytes]:
+        raise NotImplementedError
+
+
+class ExportCSVView(ExportView):
+    renderer_classes = [CSVRenderer, JSONRenderer]
+    filename_ext = "csv"
+
+    @extend_schema(
+        summary="Export as CSV",
+        description=(
+            "Same window parameters as history. UTF-8 with a byte-order mark (for Excel); the header row "
+            "holds the JSON field names, nested fields flattened with dots (`by_exchange.binance.hour_1`); "
+            "numbers, booleans and lists are written as JSON."
+        ),
+        parameters=[WindowQuerySerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR, **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        return super().get(request)
+
+    def stream(self, records: list[dict[str, Any]]) -> Iterator[bytes]:
+        rows = [dict(series.flatten(series.present(r))) for r in records]
+        columns: dict[str, None] = {}
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(columns)
+        yield "\ufeff".encode() + buf.getvalue().encode("utf-8")
+        for i in range(0, len(rows), 500):
+            buf.seek(0)
+            buf.truncate()
+            for row in rows[i : i + 500]:
+                writer.writerow([series.csv_cell(row.get(c)) for c in columns])
+            yield buf.getvalue().encode("utf-8")
+
+
+class ExportJSONLView(ExportView):
+    renderer_classes = [JSONLRenderer, JSONRenderer]
+    filename_ext = "jsonl"
+
+    @extend_schema(
+        summary="Export as JSON Lines",
+        description="Same window parameters as history. One stored record per line, as in the data file.",
+        parameters=[WindowQuerySerializer],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR, **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        return super().get(request)
+
+    def stream(self, records: list[dict[str, Any]]) -> Iterator[bytes]:
+        for i in range(0, len(records), 500):
+            yield b"".join(to_line(r) for r in records[i : i + 500])
+
+
+# -- schema and docs ------------------------------------------------------------------------------
+
+
+class SchemaView(SpectacularAPIView):
+    throttle_classes = [ApiRateThrottle]
+
+
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI from local static files (drf-spectacular-sidecar); its init script is a separate
+    request, so the page needs no inline script."""
+
+    throttle_classes = [ApiRateThrottle]
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response._csp_update = API_CSP_UPDATE
+        return response
+
+
+# -- health ---------------------------------------------------------------------------------------
 
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness of the data: 200 when the newest record is fresh, 503 when stale or absent.
+    """For load balancers and uptime monitors (not throttled).
 
-    Body: ``status`` (ok | stale | empty), ``latest`` timestamp, ``age_seconds``,
-    ``stale_after_seconds`` and the collector's ``last_run`` (from data/last_run.json).
+    200 ``{"status": "ok", "last_record_age_seconds": …}`` when the newest record is fresher than
+    LIQUIDATION_STALE_SECONDS; 503 with ``reason`` when it is stale or there is no data. Includes
+    the collector's ``last_run`` (data/last_run.json) when there is one.
     """
     latest = get_store().latest()
-    now = time.time()
     stale_after = settings.LIQUIDATION_STALE_SECONDS
-    body: dict[str, object] = {"stale_after_seconds": stale_after, "latest": None, "age_seconds": None}
+    body: dict[str, Any] = {"stale_after_seconds": stale_after, "last_record_age_seconds": None, "last_record": None}
     if latest is None:
-        body["status"] = "empty"
+        body.update(status="no-data", reason="no data collected yet: is the collector running and configured?")
     else:
-        age = max(0, int(now - latest["timestamp"]))
-        body.update(latest=latest["timestamp"], age_seconds=age, status="stale" if age > stale_after else "ok")
+        age = max(0, int(time.time()) - latest["timestamp"])
+        body.update(last_record_age_seconds=age, last_record=latest["timestamp"])
+        if age > stale_after:
+            body.update(status="stale", reason=f"newest record is {age} s old (more than {stale_after} s)")
+        else:
+            body["status"] = "ok"
     try:
         body["last_run"] = json.loads(settings.LIQUIDATION_LAST_RUN_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         body["last_run"] = None
-    return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+    response = JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+    patch_cache_control(response, no_store=True)
+    return response

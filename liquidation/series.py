@@ -1,0 +1,213 @@
+"""Plain functions over the series: query-time parsing, bucketing, statistics, gaps, CSV flattening.
+
+Django-free, so the API's logic is tested directly and reused by benchmarks. Times are Unix
+seconds (UTC) throughout; "Beijing time" (UTC+8) is only how naive input is read and how ``time``
+is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from .records import BEIJING, minute_of
+from .store import JsonlStore
+
+#: 2009-01-01T00:00:00Z: nothing in this series can be older than Bitcoin.
+EARLIEST = 1230768000
+MAX_FUTURE = 86400
+TIME_FORMATS_HELP = "expected Unix seconds, Unix ms, ISO 8601 or 'YYYY-MM-DD HH:MM[:SS]'"
+INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
+_NUMERIC = re.compile(r"\A[0-9]{1,16}(?:\.[0-9]{1,6})?\Z")
+_PLAIN = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\Z")
+
+
+def parse_time(value: str, now: float) -> int:
+    """Parse a query-string time into Unix seconds, or raise ValueError with a message for users.
+
+    Accepts Unix seconds, Unix milliseconds (any value >= 1e11), ISO 8601 with or without offset
+    and ``YYYY-MM-DD HH:MM[:SS]``; a time without offset is Beijing time. The result must lie
+    between 2009-01-01 and ``now`` + 1 day.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > 40 or not text.isascii() or not text.isprintable():
+        raise ValueError(TIME_FORMATS_HELP)
+    ts: float
+    if _NUMERIC.match(text):
+        ts = float(text)
+        if ts >= 1e11:
+            ts /= 1000.0
+    else:
+        ts = _parse_datetime(text)
+    if not EARLIEST <= ts <= now + MAX_FUTURE:
+        raise ValueError(f"{text!r} is out of range: times go from 2009-01-01 to one day from now")
+    return math.floor(ts)
+
+
+def _parse_datetime(text: str) -> float:
+    match = _PLAIN.match(text)
+    try:
+        if match:
+            parts = [int(p) if p else 0 for p in match.groups()]
+            dt = datetime(*parts, tzinfo=BEIJING)  # type: ignore[misc]
+        else:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=BEIJING)
+        return dt.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(TIME_FORMATS_HELP) from None
+
+
+def iso_beijing(ts: int) -> str:
+    """``2026-01-17T01:17:31+08:00`` for a Unix time."""
+    return datetime.fromtimestamp(ts, BEIJING).isoformat()
+
+
+def present(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as the API shows it: every stored field plus ``time`` (ISO 8601, +08:00)."""
+    out = dict(record)
+    out["time"] = iso_beijing(record["timestamp"])
+    return out
+
+
+def bucket(records: Iterable[Mapping[str, Any]], seconds: int) -> list[dict[str, Any]]:
+    """Group records (oldest first) into ``seconds``-wide buckets aligned to the epoch.
+
+    Each bucket is its last record's values plus ``max_hour_1_amount``, the largest
+    ``hour_1_amount`` in the bucket, so a short spike survives downsampling. Buckets without
+    records are not invented.
+    """
+    out: list[dict[str, Any]] = []
+    current_key: int | None = None
+    for record in records:
+        key = record["timestamp"] // seconds
+        if key != current_key:
+            current_key = key
+            out.append({**record, "max_hour_1_amount": record["hour_1_amount"]})
+        else:
+            peak = max(out[-1]["max_hour_1_amount"], record["hour_1_amount"])
+            out[-1] = {**record, "max_hour_1_amount": peak}
+    return out
+
+
+def select(store: JsonlStore, start: int | None, end: int | None, limit: int, interval: str) -> list[dict[str, Any]]:
+    """The records (``1m``) or buckets (wider intervals) of ``[start, end]``, the most recent
+    ``limit`` of them, oldest first. Without ``start``, a bucketed read covers just the ``limit``
+    buckets that end at ``end`` (or at the newest record)."""
+    if interval == "1m":
+        return store.range(start, end, limit)
+    seconds = INTERVALS[interval]
+    if start is None:
+        newest = store.latest()
+        if newest is None:
+            return []
+        top = end if end is not None else newest["timestamp"]
+        start = (top // seconds - limit + 1) * seconds
+    return bucket(store.range(start, end), seconds)[-limit:]
+
+
+def missing_minutes(timestamps: Iterable[int], first_minute: int, last_minute: int) -> list[list[int]]:
+    """Ranges of minutes in ``[first_minute, last_minute]`` (Unix minutes) with no record.
+
+    Returned as ``[[from, to], …]`` in Unix seconds of the first and the last missing minute's
+    start, both inclusive.
+    """
+    present_minutes = {minute_of(ts) for ts in timestamps}
+    gaps: list[list[int]] = []
+    start: int | None = None
+    for minute in range(first_minute, last_minute + 1):
+        if minute in present_minutes:
+            if start is not None:
+                gaps.append([start * 60, (minute - 1) * 60])
+                start = None
+        elif start is None:
+            start = minute
+    if start is not None:
+        gaps.append([start * 60, last_minute * 60])
+    return gaps
+
+
+def _summary(records: list[Mapping[str, Any]], field: str) -> dict[str, Any]:
+    if not records:
+        return {"min": None, "min_at": None, "max": None, "max_at": None, "avg": None, "stddev": None}
+    values = [r[field] for r in records]
+    lo = min(records, key=lambda r: r[field])
+    hi = max(records, key=lambda r: r[field])
+    avg = sum(values) / len(values)
+    variance = sum((v - avg) ** 2 for v in values) / len(values)
+    return {
+        "min": lo[field],
+        "min_at": lo["timestamp"],
+        "max": hi[field],
+        "max_at": hi["timestamp"],
+        "avg": round(avg, 6),
+        "stddev": round(math.sqrt(variance), 6),
+    }
+
+
+def stats(records: list[Mapping[str, Any]], hours: int, now: float) -> dict[str, Any]:
+    """Statistics of the records of the last ``hours`` hours before ``now`` (oldest first).
+
+    ``expected`` counts the window's minutes; ``coverage`` = count / expected. ``change_1h`` is
+    the latest ``hour_1_amount`` minus the one recorded 60 minutes before it (null when that
+    minute is missing). ``gaps`` lists the missing minutes; the current minute is not counted as
+    missing while its collection may still be running.
+    """
+    now_minute = minute_of(int(now))
+    first_minute = now_minute - hours * 60 + 1
+    in_window = [r for r in records if minute_of(r["timestamp"]) >= first_minute and r["timestamp"] <= now]
+    expected = hours * 60
+    latest = in_window[-1] if in_window else None
+    change_1h = None
+    if latest is not None:
+        target = minute_of(latest["timestamp"]) - 60
+        earlier = next((r for r in reversed(in_window) if minute_of(r["timestamp"]) == target), None)
+        if earlier is not None:
+            change_1h = round(latest["hour_1_amount"] - earlier["hour_1_amount"], 6)
+    last_minute = now_minute
+    if not in_window or minute_of(in_window[-1]["timestamp"]) != now_minute:
+        last_minute = now_minute - 1  # this minute's collection may not have run yet
+    gaps = missing_minutes((r["timestamp"] for r in in_window), first_minute, last_minute)
+    panic = _summary(in_window, "panic_index")
+    return {
+        "hours": hours,
+        "start": first_minute * 60,
+        "end": int(now),
+        "count": len(in_window),
+        "expected": expected,
+        "coverage": round(len(in_window) / expected, 4),
+        "hour_1_amount": {
+            **_summary(in_window, "hour_1_amount"),
+            "latest": latest["hour_1_amount"] if latest else None,
+        },
+        "latest": present(latest) if latest else None,
+        "change_1h": change_1h,
+        "panic_index": {k: panic[k] for k in ("min", "min_at", "max", "max_at", "avg")},
+        "missing_minutes": sum((to - frm) // 60 + 1 for frm, to in gaps),
+        "gaps": gaps,
+    }
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``("by_exchange.binance.hour_1", 12.3)`` pairs for a nested record (lists stay whole)."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell that reads back unambiguously: JSON for numbers, booleans and lists; text as is."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)

@@ -7,5 +7,5 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", include("liquidation.urls")),
-    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="panic", permanent=False)),
 ]

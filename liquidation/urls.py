@@ -8,6 +8,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("panic", views.PanicView.as_view(), name="panic"),
     path("api/liquidation-1h/history", views.HistoryView.as_view(), name="liquidation-history"),
     path("api/liquidation-1h/latest", views.LatestView.as_view(), name="liquidation-latest"),
     path("api/liquidation-1h/stats", views.StatsView.as_view(), name="liquidation-stats"),

@@ -16,9 +16,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -44,7 +48,7 @@ from .serializers import (
 )
 
 #: The browsable API and Swagger UI carry their own inline styles; no inline script is allowed.
-API_CSP_UPDATE = {"style-src": ["'unsafe-inline'"], "img-src": ["data:"]}
+API_CSP_UPDATE = {"style-src": ["'unsafe-inline'"]}
 
 ERRORS = {
     304: OpenApiResponse(description="Not modified since the ETag / Last-Modified you sent"),
@@ -313,6 +317,79 @@ class DocsView(SpectacularSwaggerSplitView):
         response = super().finalize_response(request, response, *args, **kwargs)
         response._csp_update = API_CSP_UPDATE
         return response
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+#: Range selector: key -> (seconds, API interval). Long ranges are bucketed to stay under ~2,000 points.
+RANGES: dict[str, tuple[int, str]] = {
+    "1h": (3600, "1m"),
+    "3h": (3 * 3600, "1m"),
+    "6h": (6 * 3600, "1m"),
+    "12h": (12 * 3600, "1m"),
+    "24h": (24 * 3600, "1m"),
+    "3d": (3 * 86400, "5m"),
+    "7d": (7 * 86400, "15m"),
+    "30d": (30 * 86400, "1h"),
+}
+
+
+def _range_labels() -> list[tuple[str, str]]:
+    hours, days = _("%(n)sh"), _("%(n)sd")
+    return [(key, (hours if key.endswith("h") else days) % {"n": key[:-1]}) for key in RANGES]
+
+
+def _js_strings() -> dict[str, str]:
+    """Every string the page's script shows, translated here so the .po files hold them all."""
+    return {
+        "h1": _("1h liquidations"),
+        "h24": _("24h liquidations"),
+        "panic": _("Panic index"),
+        "oi": _("Open interest"),
+        "longs": _("Longs"),
+        "shorts": _("Shorts"),
+        "average": _("Average"),
+        "max": _("Max"),
+        "min": _("Min"),
+        "time": _("Time"),
+        "gap": _("No record for these minutes"),
+        "empty_title": _("No data yet"),
+        "empty_hint": _(
+            "The collector has not written any record yet. Run ./scripts/run and set LIQUIDATION_SOURCE_URL "
+            "or COINGLASS_API_KEY in .env; the first point appears within a minute."
+        ),
+        "empty_range": _("No records in this time range."),
+        "empty_range_hint": _("Choose a longer range, or check the collector (see /healthz)."),
+        "load_error": _("Could not load the data; trying again in a minute."),
+        "ago_seconds": _("%s s ago"),
+        "ago_minutes": _("%s min ago"),
+        "ago_hours": _("%s h ago"),
+        "ago_days": _("%s d ago"),
+        "source": _("Source: %s"),
+        "zone_beijing": _("Beijing time (UTC+8)"),
+        "zone_local": _("Local time"),
+        "times_in": _("Times in %s."),
+        "stale": _("Stale"),
+    }
+
+
+class PanicView(TemplateView):
+    """The /panic dashboard. Data comes from the API; the template gets URLs and strings only."""
+
+    template_name = "liquidation/panic.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["ranges"] = _range_labels()
+        context["config"] = {
+            "historyUrl": reverse("liquidation-history"),
+            "staleSeconds": settings.LIQUIDATION_STALE_SECONDS,
+            "lang": "en" if get_language() == "en" else "zh-hans",
+            "ranges": {key: {"seconds": sec, "interval": interval} for key, (sec, interval) in RANGES.items()},
+            "defaultRange": "24h",
+            "strings": _js_strings(),
+        }
+        return context
 
 
 # -- health ---------------------------------------------------------------------------------------

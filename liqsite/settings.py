@@ -232,6 +232,24 @@ LIQUIDATION_HTTP_RETRY_AFTER_MAX = env_float("LIQUIDATION_HTTP_RETRY_AFTER_MAX",
 LIQUIDATION_HTTP_DEADLINE = env_float("LIQUIDATION_HTTP_DEADLINE", 45.0, minimum=0.1)
 LIQUIDATION_HTTP_MAX_BYTES = env_int("LIQUIDATION_HTTP_MAX_BYTES", 4 * 1024 * 1024, minimum=1024)
 
+# -- live liquidation streams (manage.py stream_liquidations) -------------------------------------
+# Base URLs (scheme and host); the code adds the documented paths, so tests and mirrors can point elsewhere.
+EXCHANGE_BINANCE_WS_URL = env_str("EXCHANGE_BINANCE_WS_URL", "wss://fstream.binance.com")
+EXCHANGE_BYBIT_WS_URL = env_str("EXCHANGE_BYBIT_WS_URL", "wss://stream.bybit.com")
+EXCHANGE_OKX_WS_URL = env_str("EXCHANGE_OKX_WS_URL", "wss://ws.okx.com:8443")
+EXCHANGE_BINANCE_REST_URL = env_str("EXCHANGE_BINANCE_REST_URL", "https://fapi.binance.com")
+EXCHANGE_BYBIT_REST_URL = env_str("EXCHANGE_BYBIT_REST_URL", "https://api.bybit.com")
+EXCHANGE_OKX_REST_URL = env_str("EXCHANGE_OKX_REST_URL", "https://www.okx.com")
+LIQUIDATION_EXCHANGES = env_list("LIQUIDATION_EXCHANGES", "binance,bybit,okx")
+for _name in LIQUIDATION_EXCHANGES:
+    if _name not in ("binance", "bybit", "okx"):
+        raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} (binance, bybit, okx)")
+LIQUIDATION_EVENTS_DIR = env_path("LIQUIDATION_EVENTS_DIR", DATA_DIR / "liquidation_events")
+#: Reconnect a feed that has sent no data frame for this long (Binance's old path goes silent).
+LIQUIDATION_STREAM_SILENCE_SECONDS = env_float("LIQUIDATION_STREAM_SILENCE_SECONDS", 120.0, minimum=1.0)
+#: Recycle connections before Binance's 24-hour cut.
+LIQUIDATION_STREAM_MAX_AGE_SECONDS = env_float("LIQUIDATION_STREAM_MAX_AGE_SECONDS", 23.5 * 3600, minimum=10.0)
+
 # -- scheduling: django-crontab ----------------------------------------------------------------
 # `python manage.py crontab add` installs one line that runs collect_liquidation every minute
 # (https://crontab.guru/#*_*_*_*_*). Paths are absolute because cron starts jobs in $HOME with

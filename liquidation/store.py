@@ -31,7 +31,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,78 +108,20 @@ class JsonlStore:
         """
         line = to_line(record)
         parse_line(line)  # the line we write must be one we can read back
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locked():
-            created = not self.path.exists()
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                self._cut_torn_tail(fd)
-                newest = self._latest_from(fd, ReadReport())
-                if newest is not None:
-                    if minute_of(record["timestamp"]) == minute_of(newest["timestamp"]):
-                        raise DuplicateMinute(newest)
-                    if record["timestamp"] < newest["timestamp"]:
-                        raise OutOfOrder(
-                            f"record at {record['datetime']} is older than the newest stored record "
-                            f"({newest['datetime']}, UTC+8); refusing to write out of order"
-                        )
-                self._write_whole(fd, line)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.path.parent)
 
-    def _write_whole(self, fd: int, buf: bytes) -> None:
-        size_before = os.fstat(fd).st_size
-        try:
-            written = os.write(fd, buf)
-        except OSError as e:
-            _truncate_quietly(fd, size_before)
-            raise StoreError(f"write to {self.path} failed: {e.strerror or e}") from e
-        if written != len(buf):
-            _truncate_quietly(fd, size_before)
-            raise StoreError(f"short write to {self.path} ({written} of {len(buf)} bytes); undone")
-        try:
-            os.fdatasync(fd)
-        except OSError as e:
-            # Do not retry: after a failed fsync the kernel may have dropped the dirty pages and
-            # a second fsync would report success for data that is gone.
-            raise StoreError(
-                f"fsync of {self.path} failed ({e.strerror or e}); the record is not known to be on disk. "
-                "Check the disk and the kernel log before trusting this file."
-            ) from e
+        def refuse_duplicates(fd: int) -> None:
+            newest = self._latest_from(fd, ReadReport())
+            if newest is None:
+                return
+            if minute_of(record["timestamp"]) == minute_of(newest["timestamp"]):
+                raise DuplicateMinute(newest)
+            if record["timestamp"] < newest["timestamp"]:
+                raise OutOfOrder(
+                    f"record at {record['datetime']} is older than the newest stored record "
+                    f"({newest['datetime']}, UTC+8); refusing to write out of order"
+                )
 
-    def _cut_torn_tail(self, fd: int) -> None:
-        size = os.fstat(fd).st_size
-        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-            return
-        keep = _end_of_last_line(fd, size)
-        fragment = _pread_all(fd, keep, size - keep)
-        aside = self._torn_path()
-        with open(aside, "wb") as f:
-            f.write(fragment)
-            f.flush()
-            os.fsync(f.fileno())
-        os.ftruncate(fd, keep)
-        os.fsync(fd)
-        _fsync_dir(self.path.parent)
-        logger.warning(
-            "%s: cut off a torn last line (%d bytes, a writer died mid-write); fragment kept in %s",
-            self.path,
-            len(fragment),
-            aside,
-        )
-
-    def _torn_path(self) -> Path:
-        base = self.path.with_name(f"{self.path.name}.torn-{int(time.time())}")
-        candidate, n = base, 1
-        while candidate.exists():
-            candidate = base.with_name(f"{base.name}.{n}")
-            n += 1
-        return candidate
-
-    def _locked(self) -> _FileLock:
-        return _FileLock(self.lock_path, self.lock_timeout)
+        append_durably(self.path, line, lock_timeout=self.lock_timeout, check=refuse_duplicates)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -250,13 +192,92 @@ class JsonlStore:
         return sum(1 for _ in self.records())
 
 
-class _FileLock:
+def append_durably(
+    path: Path, data: bytes, *, lock_timeout: float = 10.0, check: Callable[[int], None] | None = None
+) -> None:
+    """Append ``data`` (whole lines) to ``path`` under the sidecar lock ``<path>.lock``.
+
+    Creates the file and its folders if needed; cuts off a torn tail first; then calls ``check``
+    with the open descriptor (it may raise to refuse the write); then writes ``data`` with one
+    ``os.write`` and ``os.fdatasync``s it. Raises StoreError on any I/O failure, leaving the file as
+    it was (a short or failed write is truncated away).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.with_name(path.name + ".lock"), lock_timeout):
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            cut_torn_tail(fd, path)
+            if check is not None:
+                check(fd)
+            _write_whole(fd, data, path)
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(path.parent)
+
+
+def _write_whole(fd: int, buf: bytes, path: Path) -> None:
+    size_before = os.fstat(fd).st_size
+    try:
+        written = os.write(fd, buf)
+    except OSError as e:
+        _truncate_quietly(fd, size_before)
+        raise StoreError(f"write to {path} failed: {e.strerror or e}") from e
+    if written != len(buf):
+        _truncate_quietly(fd, size_before)
+        raise StoreError(f"short write to {path} ({written} of {len(buf)} bytes); undone")
+    try:
+        os.fdatasync(fd)
+    except OSError as e:
+        # Do not retry: after a failed fsync the kernel may have dropped the dirty pages and
+        # a second fsync would report success for data that is gone.
+        raise StoreError(
+            f"fsync of {path} failed ({e.strerror or e}); the data is not known to be on disk. "
+            "Check the disk and the kernel log before trusting this file."
+        ) from e
+
+
+def cut_torn_tail(fd: int, path: Path) -> None:
+    """If the file does not end in ``\\n``, move the fragment to ``<path>.torn-<unix time>`` and
+    truncate to the last complete line. Call under the lock."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    keep = _end_of_last_line(fd, size)
+    fragment = _pread_all(fd, keep, size - keep)
+    aside = _torn_path(path)
+    with open(aside, "wb") as f:
+        f.write(fragment)
+        f.flush()
+        os.fsync(f.fileno())
+    os.ftruncate(fd, keep)
+    os.fsync(fd)
+    _fsync_dir(path.parent)
+    logger.warning(
+        "%s: cut off a torn last line (%d bytes, a writer died mid-write); fragment kept in %s",
+        path,
+        len(fragment),
+        aside,
+    )
+
+
+def _torn_path(path: Path) -> Path:
+    base = path.with_name(f"{path.name}.torn-{int(time.time())}")
+    candidate, n = base, 1
+    while candidate.exists():
+        candidate = base.with_name(f"{base.name}.{n}")
+        n += 1
+    return candidate
+
+
+class FileLock:
     """An exclusive ``flock`` on a sidecar file, waited for up to ``timeout`` seconds."""
 
     def __init__(self, path: Path, timeout: float) -> None:
         self.path, self.timeout, self.fd = path, timeout, -1
 
-    def __enter__(self) -> _FileLock:
+    def __enter__(self) -> FileLock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         deadline = time.monotonic() + self.timeout
         while True:

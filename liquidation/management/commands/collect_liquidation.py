@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -21,11 +18,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from liquidation.collector import CollectError, collect_once, run_loop, write_last_run
 from liquidation.conf import configured_source, get_store, http_policy
+from liquidation.logfiles import command_logging
 from liquidation.sources import ConfigError
 
 logger = logging.getLogger("liquidation.collector")
-
-_CONSOLE_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
 
 class Command(BaseCommand):
@@ -51,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, default=60, help="Seconds between loop runs (default 60).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with self._logging(options["verbosity"]):
+        with command_logging(options["verbosity"], settings.LOG_DIR / "collector.log"):
             if options["loop"]:
                 self._loop(options)
                 return
@@ -105,36 +101,3 @@ class Command(BaseCommand):
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         logger.info("collector loop stopped after %d collection(s)", calls)
-
-    @contextmanager
-    def _logging(self, verbosity: int) -> Iterator[None]:
-        """Console level from -v; logs/collector.log while the command runs.
-
-        A WatchedFileHandler reopens the file when logrotate moves it, and appends are safe from
-        several processes (cron runs and a loop may overlap).
-        """
-        root = logging.getLogger("liquidation")
-        level = _CONSOLE_LEVELS.get(verbosity, logging.DEBUG)
-        for handler in root.handlers:
-            handler.setLevel(level)
-        old_level = root.level
-        root.setLevel(min(level, logging.INFO))
-        file_handler: logging.Handler | None = None
-        try:
-            settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.handlers.WatchedFileHandler(settings.LOG_DIR / "collector.log", encoding="utf-8")
-        except OSError as e:
-            logger.warning("not logging to %s: %s", settings.LOG_DIR / "collector.log", e)
-        if file_handler is not None:
-            file_handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S%z")
-            )
-            file_handler.setLevel(min(level, logging.INFO))
-            root.addHandler(file_handler)
-        try:
-            yield
-        finally:
-            if file_handler is not None:
-                root.removeHandler(file_handler)
-                file_handler.close()
-            root.setLevel(old_level)

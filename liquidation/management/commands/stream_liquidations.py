@@ -1,0 +1,73 @@
+"""``manage.py stream_liquidations``: listen to the exchanges' public liquidation feeds and store every
+event (see ``liquidation/streams.py``). Runs until SIGINT/SIGTERM, then flushes and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from liquidation.conf import http_policy
+from liquidation.eventstore import EventStore
+from liquidation.logfiles import command_logging
+from liquidation.streams import EXCHANGES, BinanceVenue, BybitVenue, Listener, OkxVenue, Venue
+
+
+def build_venues(names: list[str]) -> list[Venue]:
+    policy = http_policy()
+    make = {
+        "binance": lambda: BinanceVenue(settings.EXCHANGE_BINANCE_WS_URL),
+        "bybit": lambda: BybitVenue(settings.EXCHANGE_BYBIT_WS_URL, settings.EXCHANGE_BYBIT_REST_URL, policy),
+        "okx": lambda: OkxVenue(settings.EXCHANGE_OKX_WS_URL, settings.EXCHANGE_OKX_REST_URL, policy),
+    }
+    return [make[name]() for name in names]
+
+
+class Command(BaseCommand):
+    help = (
+        "Listen to Binance, Bybit and OKX public liquidation streams and store every liquidation as a "
+        "normalized event under LIQUIDATION_EVENTS_DIR (one JSONL file per UTC day), with status.json."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--exchanges",
+            help=f"Comma-separated subset of {','.join(EXCHANGES)} (default: LIQUIDATION_EXCHANGES).",
+        )
+        parser.add_argument(
+            "--duration", type=float, default=0, help="Stop after this many seconds (0: run until a signal)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = [
+            n.strip()
+            for n in (options["exchanges"] or ",".join(settings.LIQUIDATION_EXCHANGES)).split(",")
+            if n.strip()
+        ]
+        unknown = sorted(set(names) - set(EXCHANGES))
+        if unknown or not names:
+            raise CommandError(
+                f"unknown exchange(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(EXCHANGES)}"
+            )
+        folder = settings.LIQUIDATION_EVENTS_DIR
+        with command_logging(options["verbosity"], settings.LOG_DIR / "streams.log"):
+            listener = Listener(
+                EventStore(folder),
+                build_venues(names),
+                folder / "status.json",
+                silence=settings.LIQUIDATION_STREAM_SILENCE_SECONDS,
+                max_age=settings.LIQUIDATION_STREAM_MAX_AGE_SECONDS,
+            )
+            asyncio.run(self._main(listener, options["duration"]))
+
+    async def _main(self, listener: Listener, duration: float) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if duration > 0:
+            loop.call_later(duration, stop.set)
+        await listener.run(stop)

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .http import Deadline, FetchError, HttpPolicy, make_session
+from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session
 from .records import RecordError, beijing_datetime, build_record, minute_of
 from .sources import ConfigError, Source, SourceError
 from .store import DuplicateMinute, JsonlStore, StoreError
 
 logger = logging.getLogger(__name__)
+
+HARD_DEADLINE_GRACE = 2.0  # seconds past the soft deadline before SIGALRM interrupts a fetch
 
 
 class CollectError(Exception):
@@ -79,8 +81,11 @@ def collect_once(
     deadline = Deadline(policy.deadline)
     session = make_session(policy, deadline)
     try:
-        reading = source.fetch(session, policy, deadline)
-    except (SourceError, FetchError) as e:
+        # The soft deadline (socket timeouts, retry budget, body reads) ends almost every failure;
+        # the hard one, a little later, ends the rest (slow headers, DNS).
+        with hard_deadline(policy.deadline + HARD_DEADLINE_GRACE, source.describe()):
+            reading = source.fetch(session, policy, deadline)
+    except (SourceError, FetchError, DeadlineExceeded) as e:
         raise CollectError(f"source {source.name}: {e}") from e
     finally:
         session.close()

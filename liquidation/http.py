@@ -13,8 +13,11 @@ are passed through ``redact_url`` so secrets in query strings never reach a log.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -103,6 +106,41 @@ class DeadlineRetry(Retry):
                     _pool, url or "", ResponseError(f"next retry in {wait:.0f} s would pass the deadline")
                 ) from error
         return new
+
+
+class DeadlineExceeded(Exception):
+    """The hard deadline of ``hard_deadline`` fired."""
+
+
+class _Alarm(BaseException):
+    # A BaseException, so no ``except Exception`` inside requests or urllib3 can swallow it.
+    pass
+
+
+@contextmanager
+def hard_deadline(seconds: float, what: str) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` with DeadlineExceeded (SIGALRM; main thread only).
+
+    The backstop for what socket timeouts cannot bound: a server sending its status line and
+    headers a byte at a time, a slow DNS lookup, a retry started just before the soft deadline.
+    Elsewhere than the main thread it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _Alarm
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Alarm:
+        raise DeadlineExceeded(f"{what}: gave up after the {seconds:g} s time budget") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def make_session(policy: HttpPolicy, deadline: Deadline | None = None) -> requests.Session:

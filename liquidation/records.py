@@ -62,7 +62,10 @@ def parse_number(value: Any, field: str) -> float:
             raise RecordError(f"{field}: not a plain non-negative number: {text[:40]!r}")
         number = float(text)
     elif isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            raise RecordError(f"{field}: not a finite number: {str(value)[:20]}…") from None
     else:
         raise RecordError(f"{field}: expected a number, got {type(value).__name__}")
     if not math.isfinite(number):

@@ -154,7 +154,8 @@ def _summary(records: list[Mapping[str, Any]], field: str) -> dict[str, Any]:
 def stats(records: list[Mapping[str, Any]], hours: int, now: float) -> dict[str, Any]:
     """Statistics of the records of the last ``hours`` hours before ``now`` (oldest first).
 
-    ``expected`` counts the window's minutes; ``coverage`` = count / expected. ``change_1h`` is
+    ``expected`` counts the window's minutes (less the current one while its collection may still
+    be running); ``coverage`` = count / expected. ``change_1h`` is
     the latest ``hour_1_amount`` minus the one recorded 60 minutes before it (null when that
     minute is missing). ``gaps`` lists the missing minutes; the current minute is not counted as
     missing while its collection may still be running.
@@ -162,17 +163,18 @@ def stats(records: list[Mapping[str, Any]], hours: int, now: float) -> dict[str,
     now_minute = minute_of(int(now))
     first_minute = now_minute - hours * 60 + 1
     in_window = [r for r in records if minute_of(r["timestamp"]) >= first_minute and r["timestamp"] <= now]
-    expected = hours * 60
     latest = in_window[-1] if in_window else None
     change_1h = None
     if latest is not None:
         target = minute_of(latest["timestamp"]) - 60
-        earlier = next((r for r in reversed(in_window) if minute_of(r["timestamp"]) == target), None)
+        # Looked up in everything read, not just the window: with hours=1 it lies just outside.
+        earlier = next((r for r in reversed(records) if minute_of(r["timestamp"]) == target), None)
         if earlier is not None:
             change_1h = round(latest["hour_1_amount"] - earlier["hour_1_amount"], 6)
     last_minute = now_minute
     if not in_window or minute_of(in_window[-1]["timestamp"]) != now_minute:
         last_minute = now_minute - 1  # this minute's collection may not have run yet
+    expected = last_minute - first_minute + 1  # so that count + missing_minutes == expected
     gaps = missing_minutes((r["timestamp"] for r in in_window), first_minute, last_minute)
     panic = _summary(in_window, "panic_index")
     return {

@@ -77,7 +77,7 @@ class ReadReport:
         if self.skipped:
             at = f"line {self.first_line}" if self.first_line else where or "near the end"
             logger.warning(
-                "%s: skipped %d bad line(s); first at %s: %s (run verify_liquidation for details)",
+                "%s: skipped %d bad line(s); first at %s: %s",
                 path,
                 self.skipped,
                 at,
@@ -176,6 +176,8 @@ class JsonlStore:
 
         With ``limit``, only the most recent ``limit`` of them (still oldest first).
         """
+        if start is None and limit is not None:
+            return self._tail(end, limit)
         selected: deque[dict[str, Any]] | list[dict[str, Any]]
         selected = deque(maxlen=limit) if limit is not None else []
         for record in self.records():
@@ -186,6 +188,33 @@ class JsonlStore:
                 continue
             selected.append(record)
         return list(selected)
+
+    def _tail(self, end: int | None, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` records at or before ``end``, read backwards from the end of the file:
+        the cost is what is returned (plus the records after ``end``), not the file's size."""
+        report = ReadReport()
+        out: list[dict[str, Any]] = []
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return out
+        try:
+            for line in _lines_backwards(fd, report):
+                if len(out) >= limit:
+                    break
+                try:
+                    record = parse_line(line)
+                except RecordError as e:
+                    report.skip(None, str(e))
+                    continue
+                if end is None or record["timestamp"] <= end:
+                    out.append(record)
+        finally:
+            os.close(fd)
+        report.warn(self.path, "the end of the file")
+        self.last_report = report
+        out.reverse()
+        return out
 
     def count(self) -> int:
         """How many valid records the file holds."""
@@ -231,7 +260,9 @@ def _write_whole(fd: int, buf: bytes, path: Path) -> None:
         os.fdatasync(fd)
     except OSError as e:
         # Do not retry: after a failed fsync the kernel may have dropped the dirty pages and
-        # a second fsync would report success for data that is gone.
+        # a second fsync would report success for data that is gone. Take the data back out, so
+        # that a later run does not find it and take it for written (a "duplicate minute").
+        _truncate_quietly(fd, size_before)
         raise StoreError(
             f"fsync of {path} failed ({e.strerror or e}); the data is not known to be on disk. "
             "Check the disk and the kernel log before trusting this file."

@@ -21,7 +21,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.http import http_date
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -73,6 +73,7 @@ class ApiRateThrottle(AnonRateThrottle):
 
 class SeriesAPIView(APIView):
     throttle_classes = [ApiRateThrottle]
+    time_dependent = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -86,7 +87,11 @@ class SeriesAPIView(APIView):
             except FileNotFoundError:
                 size = 0
             fmt = getattr(request.accepted_renderer, "format", "any")
-            self.etag = f'W/"{self.newest["timestamp"]}-{size}-{fmt}"'
+            # Answers that depend on the clock (ages, "stale", windows ending now) change every
+            # minute even when no record arrives: otherwise a dead collector would be hidden
+            # behind 304s forever.
+            clock = f"-{int(time.time()) // 60}" if self.time_dependent else ""
+            self.etag = f'W/"{self.newest["timestamp"]}-{size}-{fmt}{clock}"'
             self.last_modified = self.newest["timestamp"]
 
     def not_modified(self, request: Request) -> HttpResponseBase | None:
@@ -147,6 +152,8 @@ class HistoryView(SeriesAPIView):
 
 
 class LatestView(SeriesAPIView):
+    time_dependent = True
+
     @extend_schema(
         summary="The newest record",
         description="The newest record with its age; `stale` when older than LIQUIDATION_STALE_SECONDS.",
@@ -168,6 +175,8 @@ class LatestView(SeriesAPIView):
 
 
 class StatsView(SeriesAPIView):
+    time_dependent = True
+
     @extend_schema(
         summary="Statistics over the last N hours",
         description=(
@@ -395,7 +404,7 @@ class PanicView(TemplateView):
 # -- health ---------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """For load balancers and uptime monitors (not throttled).
 

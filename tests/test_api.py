@@ -303,6 +303,23 @@ def test_a_new_record_changes_the_etag(client, seeded, store):
     assert r["ETag"] != etag
 
 
+@pytest.mark.parametrize("path", ["latest", "stats"])
+def test_clock_dependent_answers_are_not_304_forever_when_the_collector_stops(client, seeded, path):
+    etag = get(client, path)["ETag"]
+    assert client.get(BASE + path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    with time_machine.travel(NOW + 60, tick=False):
+        later = client.get(BASE + path, HTTP_IF_NONE_MATCH=etag)
+    assert later.status_code == 200
+    if path == "latest":
+        assert later.json()["age_seconds"] == 88
+
+
+def test_history_etag_does_not_depend_on_the_clock(client, seeded):
+    etag = get(client, "history", limit=5)["ETag"]
+    with time_machine.travel(NOW + 600, tick=False):
+        assert client.get(BASE + "history", {"limit": 5}, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
 def test_html_and_json_have_different_etags(seeded):
     html = APIClient(HTTP_ACCEPT="text/html").get(BASE + "latest")
     assert html.status_code == 200
@@ -406,6 +423,7 @@ def test_healthz_ok_stale_and_empty(client, liq_settings, store):
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
     assert r.json()["last_record_age_seconds"] == 30
+    assert client.head("/healthz").status_code == 200  # uptime monitors often use HEAD
     liq_settings.LIQUIDATION_STALE_SECONDS = 20
     r = client.get("/healthz")
     assert r.status_code == 503

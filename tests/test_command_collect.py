@@ -207,6 +207,14 @@ def test_body_dripping_one_byte_a_second_ends_within_the_deadline(seeded, liq_se
     assert time.monotonic() - started < liq_settings.LIQUIDATION_HTTP_DEADLINE + 0.5
 
 
+def test_headers_dripping_one_byte_at_a_time_end_within_the_deadline(seeded, liq_settings, upstream, fixture_path):
+    liq_settings.LIQUIDATION_HTTP_READ_TIMEOUT = 5  # each byte arrives well within the read timeout
+    serve_panic(upstream, liq_settings, Reply.file(fixture_path("upstream/panic-api/latest-flat.json"), head_drip=0.3))
+    started = time.monotonic()
+    assert_fails_unchanged(seeded, liq_settings, "gave up after the 4.5 s time budget")
+    assert time.monotonic() - started < liq_settings.LIQUIDATION_HTTP_DEADLINE + 2.5
+
+
 def test_redirect_is_not_followed(seeded, liq_settings, upstream):
     target = upstream.route("/elsewhere", Reply(200, b'{"hour_1_amount": 1}'))
     serve_panic(upstream, liq_settings, Reply(302, b"", {"Location": "http://169.254.169.254/latest/meta-data"}))

@@ -68,6 +68,7 @@ def test_build_record_puts_fields_in_legacy_order_then_extras():
         ("１２", "not a plain"),
         ("0x10", "not a plain"),
         ([1], "expected a number"),
+        (10**400, "not a finite"),
     ],
 )
 def test_parse_number_rejects_what_float_would_accept(value, message):

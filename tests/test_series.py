@@ -140,3 +140,11 @@ def test_flatten_and_csv_cells():
     record = {"a": 1, "by_exchange": {"binance": {"hour_1": 2.5}}, "coverage": {"venues": ["okx"]}, "ok": True}
     assert dict(flatten(record)) == {"a": 1, "by_exchange.binance.hour_1": 2.5, "coverage.venues": ["okx"], "ok": True}
     assert [csv_cell(v) for v in (1, 2.5, "x", None, True, ["okx"])] == ["1", "2.5", "x", "", "true", '["okx"]']
+
+
+def test_stats_change_1h_works_for_a_one_hour_window():
+    minute = NOW // 60
+    records = [rec((minute - 119 + i) * 60, float(i)) for i in range(120)]
+    s = stats(records, hours=1, now=NOW)
+    assert s["change_1h"] == 60
+    assert s["count"] + s["missing_minutes"] == s["expected"]

@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -51,12 +52,28 @@ def ws():
 
 
 def run_listener(listener: Listener, seconds: float) -> None:
+    """Run the listener for ``seconds`` in a thread of its own (a fresh event loop, whatever else,
+    such as Playwright's sync API, runs one in this thread)."""
+
     async def main():
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)
         await listener.run(stop)
 
-    asyncio.run(main())
+    errors: list[BaseException] = []
+
+    def target():
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # reported in the test's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(seconds + 30)
+    assert not thread.is_alive(), "the listener did not stop"
+    if errors:
+        raise errors[0]
 
 
 def test_binance_disconnect_mid_stream_reconnects_without_duplicates(tmp_path, ws):

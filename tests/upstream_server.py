@@ -22,6 +22,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before the status line
     drip: float | None = None  # seconds between body bytes
+    head_drip: float | None = None  # seconds between bytes of the status line and headers
 
     @classmethod
     def file(cls, path: Path, **kw: object) -> Reply:
@@ -96,6 +97,15 @@ class UpstreamServer:
                 if reply.delay and server._stopping.wait(reply.delay):
                     return
                 try:
+                    if reply.head_drip is not None:
+                        head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: application/json\r\n\r\n".encode()
+                        for i in range(len(head)):
+                            self.wfile.write(head[i : i + 1])
+                            self.wfile.flush()
+                            if server._stopping.wait(reply.head_drip):
+                                return
+                        self.wfile.write(reply.body)
+                        return
                     self.send_response(reply.status)
                     headers = {"Content-Type": "application/json", **reply.headers}
                     for k, v in headers.items():

@@ -31,15 +31,26 @@ export function formatUsd(usd, lang = "zh-hans", { compact = false } = {}) {
       [1e6, "M"],
       [1e3, "K"],
     ];
-    for (const [size, unit] of units) {
-      // Axis ticks are close together: one more digit keeps neighbouring labels apart.
-      if (a >= size) return `${s}$${significant(a / size, compact ? 4 : 3)}${unit}`;
+    // Axis ticks are close together: one more digit keeps neighbouring labels apart.
+    const digits = compact ? 4 : 3;
+    for (let i = 0; i < units.length; i++) {
+      const [size, unit] = units[i];
+      if (a < size) continue;
+      const text = significant(a / size, digits);
+      if (Number(text) >= 1000 && i > 0) {
+        // Rounded up into the next unit (999,960 is $1M, not $1000K).
+        const [bigger, biggerUnit] = units[i - 1];
+        return `${s}$${significant(a / bigger, digits)}${biggerUnit}`;
+      }
+      return `${s}$${text}${unit}`;
     }
+    if (Number(a.toFixed(2)) >= 1000) return `${s}$${significant(a / 1e3, digits)}K`;
     return `${s}$${compact ? Math.round(a) : trimZeros(a.toFixed(2))}`;
   }
   const fixed = (x) => (compact ? trimZeros(x.toFixed(2)) : x.toFixed(2));
-  if (a >= 1e8) return `${s}$${fixed(a / 1e8)}亿`;
-  if (a >= 1e4) return `${s}$${fixed(a / 1e4)}万`;
+  // Pick the unit after rounding, so 9999.9999万 is $1.00亿 and $9,999.6 is $1.00万.
+  if (a >= 1e8 || Number((a / 1e4).toFixed(2)) >= 1e4) return `${s}$${fixed(a / 1e8)}亿`;
+  if (a >= 1e4 || Math.round(a) >= 1e4) return `${s}$${fixed(a / 1e4)}万`;
   return `${s}$${Math.round(a).toLocaleString("en-US")}`;
 }
 

@@ -21,7 +21,8 @@ const state = {
   day: [],
   rangeRecords: [],
   timer: null,
-  loaded: false,
+  clockOffsetMs: 0, // server time minus browser time, from the Date header
+  rangeToken: 0,
 };
 
 function load(key) {
@@ -64,15 +65,17 @@ async function getNewest() {
   if (!response.ok) throw new Error(`${config.historyUrl}: HTTP ${response.status}`);
   const body = await response.json();
   const record = body.results[body.results.length - 1];
-  if (!record) return null;
   const serverNow = Date.parse(response.headers.get("Date") || "") || Date.now();
+  state.clockOffsetMs = serverNow - Date.now();
+  if (!record) return null;
   return { ...record, age_seconds: Math.max(0, serverNow / 1000 - record.timestamp) };
 }
 
 function historyUrl(seconds, interval) {
   const step = stepOf(interval);
-  // Start on a minute boundary so the URL, and the browser's cached answer, hold for the whole minute.
-  const now = Math.floor(Date.now() / 60000) * 60;
+  // By the server's clock (a browser clock a day off would make every request a 400), on a minute
+  // boundary so the URL, and the browser's cached answer, hold for the whole minute.
+  const now = Math.floor((Date.now() + state.clockOffsetMs) / 60000) * 60;
   const params = new URLSearchParams({
     start_time: String(now - seconds),
     limit: String(Math.min(43200, Math.ceil(seconds / step) + 2)),
@@ -211,14 +214,23 @@ function renderLiqChart() {
   const records = state.rangeRecords;
   const chart = chartFor("liq-chart");
   const c = themeColors();
+  // Keep the reader's zoom across the minute's refresh; a new range starts unzoomed.
+  let zoom = { start: 0, end: 100 };
+  const previous = chart.getOption();
+  if (previous && previous.dataZoom && chart.__liqRange === state.range) {
+    zoom = { start: previous.dataZoom[0].start, end: previous.dataZoom[0].end };
+  }
+  chart.__liqRange = state.range;
   const { data, rows } = withGaps(records, "hour_1_amount", step);
   const values = records.map((r) => r.hour_1_amount);
   const average = values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
   const marks = [];
   if (records.length) {
-    const hi = records.reduce((a, b) => (b.hour_1_amount > a.hour_1_amount ? b : a));
+    // Buckets carry their peak in max_hour_1_amount: a spike inside a bucket still shows.
+    const peak = (r) => (r.max_hour_1_amount !== undefined ? r.max_hour_1_amount : r.hour_1_amount);
+    const hi = records.reduce((a, b) => (peak(b) > peak(a) ? b : a));
     const lo = records.reduce((a, b) => (b.hour_1_amount < a.hour_1_amount ? b : a));
-    marks.push({ name: S.max, coord: [hi.timestamp * 1000, hi.hour_1_amount], value: hi.hour_1_amount });
+    marks.push({ name: S.max, coord: [hi.timestamp * 1000, peak(hi)], value: peak(hi) });
     marks.push({ name: S.min, coord: [lo.timestamp * 1000, lo.hour_1_amount], value: lo.hour_1_amount, symbolRotate: 180, label: { offset: [0, 8] } });
   }
   chart.setOption(
@@ -233,8 +245,8 @@ function renderLiqChart() {
         splitLine: { lineStyle: { color: c.grid } },
       },
       dataZoom: [
-        { type: "inside", filterMode: "none" },
-        { type: "slider", height: 22, bottom: 8, filterMode: "none", textStyle: { color: c.muted }, borderColor: c.border },
+        { type: "inside", filterMode: "none", ...zoom },
+        { type: "slider", height: 22, bottom: 8, filterMode: "none", textStyle: { color: c.muted }, borderColor: c.border, ...zoom },
       ],
       series: [
         {
@@ -342,40 +354,60 @@ function renderAll() {
 
 // -- loading and refreshing --------------------------------------------------------------------------
 
+/** Load the selected range's records. Returns false when a newer selection overtook this one
+ * (its answer must not be drawn under the newer range's button). */
 async function loadRange() {
-  const spec = config.ranges[state.range];
-  if (state.range === "24h") {
-    state.rangeRecords = state.day;
-    return;
+  const token = ++state.rangeToken;
+  const key = state.range;
+  const spec = config.ranges[key];
+  let records = state.day;
+  if (key !== "24h") {
+    records = (await getJSON(historyUrl(spec.seconds, spec.interval))).results;
   }
-  const body = await getJSON(historyUrl(spec.seconds, spec.interval));
-  state.rangeRecords = body.results;
+  if (token !== state.rangeToken) return false;
+  state.rangeRecords = records;
+  return true;
 }
 
 async function refresh() {
   const panel = $("liq-panel");
   try {
+    await loadAll(panel);
+  } finally {
+    schedule();
+  }
+}
+
+async function loadAll(panel) {
+  try {
     const [latest, day] = await Promise.all([getNewest(), getJSON(historyUrl(86400, "1m"))]);
     state.latest = latest;
     state.fetchedAt = performance.now();
     state.day = day.results;
-    await loadRange();
-    renderAll();
-    panel.dataset.state = state.latest ? "ready" : "empty";
+    if (await loadRange()) {
+      renderAll();
+      panel.dataset.state = state.latest ? "ready" : "empty";
+    } else {
+      // A range click took over the panel (it draws it); the rest is ours to draw.
+      renderCards();
+      renderPanicChart();
+      renderOiChart();
+    }
   } catch (error) {
     panel.dataset.state = "error";
     $("liq-empty").hidden = false;
     $("liq-empty-title").textContent = S.load_error;
     $("liq-empty-hint").textContent = String(error.message || error);
   }
-  schedule();
 }
 
 /** Next refresh a few seconds after the next minute starts, when the collector has written. */
 function schedule() {
   window.clearTimeout(state.timer);
   if (document.hidden) return;
-  const ms = 60000 - (Date.now() % 60000) + 3000;
+  const intoMinute = (Date.now() + state.clockOffsetMs) % 60000;
+  // 3 s after the minute starts: this minute's, if that moment is still ahead, else the next one's.
+  const ms = intoMinute < 3000 ? 3000 - intoMinute : 63000 - intoMinute;
   state.timer = window.setTimeout(refresh, ms);
 }
 
@@ -388,7 +420,7 @@ async function selectRange(key) {
   const panel = $("liq-panel");
   panel.dataset.state = "loading";
   try {
-    await loadRange();
+    if (!(await loadRange())) return; // overtaken by a later click
     renderLiqChart();
     panel.dataset.state = state.latest ? "ready" : "empty";
   } catch (error) {

@@ -134,8 +134,10 @@ def site(tmp_path_factory) -> Iterator[Site]:
     server.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+    # open, which later tests that start their own loop must not inherit.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -332,3 +332,58 @@ def test_the_formatter_matches_every_vector(make_page, site, day_with_gap):
         cases,
     )
     assert failures == []
+
+
+def test_a_quick_second_range_click_wins(make_page, site, day_with_gap):
+    page = make_page()
+    page.goto(site.url + "/panic")
+    wait_ready(page)
+    page.click(".range[data-range='1h']")
+    page.click(".range[data-range='3h']")
+    wait_ready(page)
+    page.wait_for_timeout(500)
+    points = page.evaluate(CHART_POINTS, "liq-chart")["points"]
+    assert 170 <= points <= 181  # the 3 h series, not the 1 h one that answered first or last
+    assert page.get_attribute(".range[data-range='3h']", "aria-pressed") == "true"
+
+
+def test_zoom_survives_the_minute_refresh(make_page, site, day_with_gap):
+    page = make_page()
+    page.goto(site.url + "/panic")
+    wait_ready(page)
+    zoom = f"""async () => {{
+        const echarts = await import("{ECHARTS}");
+        return echarts.getInstanceByDom(document.getElementById("liq-chart")).getOption().dataZoom[0].start;
+    }}"""
+    page.evaluate(
+        f"""async () => {{
+        const echarts = await import("{ECHARTS}");
+        const chart = echarts.getInstanceByDom(document.getElementById("liq-chart"));
+        chart.dispatchAction({{type: "dataZoom", start: 60, end: 100}});
+    }}"""
+    )
+    assert page.evaluate(zoom) == 60
+    page.evaluate('() => document.dispatchEvent(new Event("visibilitychange"))')  # visible: refresh now
+    page.wait_for_timeout(1000)
+    assert page.evaluate(zoom) == 60
+
+
+def test_bucketed_ranges_mark_the_peak_inside_a_bucket(make_page, site):
+    records = minute_series(3 * 1440)
+    spike = records[-500]
+    spike["hour_1_amount"] = 99999.0  # a one-minute spike in the middle of a 5-minute bucket
+    site.seed(records)
+    page = make_page()
+    page.goto(site.url + "/panic")
+    wait_ready(page)
+    page.click(".range[data-range='3d']")
+    wait_ready(page)
+    page.wait_for_timeout(300)
+    peak = page.evaluate(
+        f"""async () => {{
+        const echarts = await import("{ECHARTS}");
+        const option = echarts.getInstanceByDom(document.getElementById("liq-chart")).getOption();
+        return option.series[0].markPoint.data[0].value;
+    }}"""
+    )
+    assert peak == 99999.0

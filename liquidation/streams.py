@@ -84,8 +84,9 @@ class BinanceVenue(Venue):
 class BybitVenue(Venue):
     exchange = "bybit"
 
-    def __init__(self, ws_base: str, rest_base: str, policy: HttpPolicy) -> None:
+    def __init__(self, ws_base: str, rest_base: str, policy: HttpPolicy, *, ping_every: float = 20.0) -> None:
         self.ws_base, self.rest_base, self.policy = ws_base.rstrip("/"), rest_base.rstrip("/"), policy
+        self.ping_every = ping_every  # Bybit: {"op": "ping"} every 20 s
 
     def symbols(self, category: str) -> list[str]:
         """Every trading symbol of ``category`` (linear | inverse), following the cursor pages."""
@@ -131,7 +132,7 @@ class BybitVenue(Venue):
                         messages,
                         lambda frame, inverse=inverse: parse_bybit(frame, inverse=inverse),
                         ping_text=json.dumps({"op": "ping"}),
-                        ping_every=20.0,
+                        ping_every=self.ping_every,
                     )
                 )
         return specs
@@ -140,8 +141,9 @@ class BybitVenue(Venue):
 class OkxVenue(Venue):
     exchange = "okx"
 
-    def __init__(self, ws_base: str, rest_base: str, policy: HttpPolicy) -> None:
+    def __init__(self, ws_base: str, rest_base: str, policy: HttpPolicy, *, ping_every: float = 25.0) -> None:
         self.ws_base, self.rest_base, self.policy = ws_base.rstrip("/"), rest_base.rstrip("/"), policy
+        self.ping_every = ping_every  # OKX drops a connection silent for 30 s: text "ping" before that
         self.contracts: dict[str, Contract] = {}
 
     def load_contracts(self) -> dict[str, Contract]:
@@ -185,7 +187,7 @@ class OkxVenue(Venue):
                 [subscribe],
                 lambda frame: parse_okx(frame, self.contracts),
                 ping_text="ping",
-                ping_every=25.0,
+                ping_every=self.ping_every,
             )
         ]
 

@@ -282,6 +282,22 @@ def test_okx_converts_with_contract_values_and_pings(tmp_path, ws, upstream, fix
     assert [r.query["instType"] for r in upstream.requests] == [["SWAP"], ["FUTURES"]]
 
 
+def test_pings_are_sent_and_pongs_alone_do_not_count_as_data(tmp_path, ws, upstream, fixture_path):
+    upstream.route("/api/v5/public/instruments", Reply.file(fixture_path("upstream/okx/instruments-swap.json")))
+
+    async def handler(conn, n):
+        await replies(conn, ws, "/ws/v5/public", lambda m: "pong" if m == "ping" else None)
+
+    ws.route("/ws/v5/public", handler)
+    venue = OkxVenue(ws.url(), upstream.url(""), POLICY, ping_every=0.2)
+    listener = Listener(EventStore(tmp_path), [venue], tmp_path / "status.json", silence=1.0, backoff_base=0.05)
+    run_listener(listener, 2.5)
+    pings = [m for m in ws.received["/ws/v5/public"] if m == "ping"]
+    assert len(pings) >= 4
+    assert ws.connections["/ws/v5/public"] >= 2  # pongs kept the socket alive, yet no data: recycled
+    assert "no data" in listener.status["okx"].last_error
+
+
 def test_unreachable_instrument_list_is_retried_not_fatal(tmp_path, upstream):
     upstream.route("/api/v5/public/instruments", Reply(500, b"down"))
     venue = OkxVenue("ws://127.0.0.1:9", upstream.url(""), POLICY)

@@ -218,7 +218,7 @@ if not (HTTPS and SECURE_HSTS_PRELOAD):
 
 LIQUIDATION_DATA_FILE = env_path("LIQUIDATION_DATA_FILE", DATA_DIR / "liquidation_1h" / "liquidation_1h.jsonl")
 LIQUIDATION_LAST_RUN_FILE = env_path("LIQUIDATION_LAST_RUN_FILE", DATA_DIR / "last_run.json")
-LIQUIDATION_SOURCE = env_choice("LIQUIDATION_SOURCE", ("panic-api", "coinglass"))
+LIQUIDATION_SOURCE = env_choice("LIQUIDATION_SOURCE", ("exchanges", "panic-api", "coinglass"))
 LIQUIDATION_SOURCE_URL = env_str("LIQUIDATION_SOURCE_URL")
 COINGLASS_API_KEY = env_str("COINGLASS_API_KEY")
 COINGLASS_BASE_URL = env_str("COINGLASS_BASE_URL", "https://open-api-v4.coinglass.com")
@@ -240,10 +240,15 @@ EXCHANGE_OKX_WS_URL = env_str("EXCHANGE_OKX_WS_URL", "wss://ws.okx.com:8443")
 EXCHANGE_BINANCE_REST_URL = env_str("EXCHANGE_BINANCE_REST_URL", "https://fapi.binance.com")
 EXCHANGE_BYBIT_REST_URL = env_str("EXCHANGE_BYBIT_REST_URL", "https://api.bybit.com")
 EXCHANGE_OKX_REST_URL = env_str("EXCHANGE_OKX_REST_URL", "https://www.okx.com")
-LIQUIDATION_EXCHANGES = env_list("LIQUIDATION_EXCHANGES", "binance,bybit,okx")
+EXCHANGE_GATE_REST_URL = env_str("EXCHANGE_GATE_REST_URL", "https://api.gateio.ws")
+EXCHANGE_BITGET_REST_URL = env_str("EXCHANGE_BITGET_REST_URL", "https://api.bitget.com")
+EXCHANGE_HYPERLIQUID_REST_URL = env_str("EXCHANGE_HYPERLIQUID_REST_URL", "https://api.hyperliquid.xyz")
+_VENUES = ("binance", "bybit", "okx", "gate", "bitget", "hyperliquid")
+#: Venues of the keyless `exchanges` source; stream_liquidations listens to binance, bybit and okx of them.
+LIQUIDATION_EXCHANGES = env_list("LIQUIDATION_EXCHANGES", ",".join(_VENUES))
 for _name in LIQUIDATION_EXCHANGES:
-    if _name not in ("binance", "bybit", "okx"):
-        raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} (binance, bybit, okx)")
+    if _name not in _VENUES:
+        raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} ({', '.join(_VENUES)})")
 LIQUIDATION_EVENTS_DIR = env_path("LIQUIDATION_EVENTS_DIR", DATA_DIR / "liquidation_events")
 #: Reconnect a feed that has sent no data frame for this long (Binance's old path goes silent).
 LIQUIDATION_STREAM_SILENCE_SECONDS = env_float("LIQUIDATION_STREAM_SILENCE_SECONDS", 120.0, minimum=1.0)

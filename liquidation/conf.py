@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from .exchanges import ExchangesSource, ExchangeUrls
 from .http import HttpPolicy
 from .sources import Source, build_source
 from .store import JsonlStore
@@ -36,4 +37,18 @@ def configured_source(name: str | None = None, url: str | None = None) -> Source
         panic_api_url=url or settings.LIQUIDATION_SOURCE_URL,
         coinglass_api_key=settings.COINGLASS_API_KEY,
         coinglass_base_url=settings.COINGLASS_BASE_URL,
+        exchanges=exchanges_source,
     )
+
+
+def exchanges_source() -> ExchangesSource:
+    """The keyless source over the venues of LIQUIDATION_EXCHANGES and their base URLs."""
+    urls = ExchangeUrls(
+        binance=settings.EXCHANGE_BINANCE_REST_URL,
+        bybit=settings.EXCHANGE_BYBIT_REST_URL,
+        okx=settings.EXCHANGE_OKX_REST_URL,
+        gate=settings.EXCHANGE_GATE_REST_URL,
+        bitget=settings.EXCHANGE_BITGET_REST_URL,
+        hyperliquid=settings.EXCHANGE_HYPERLIQUID_REST_URL,
+    )
+    return ExchangesSource(settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, urls)

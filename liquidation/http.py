@@ -152,7 +152,7 @@ def make_session(policy: HttpPolicy, deadline: Deadline | None = None) -> reques
         status=policy.retries,
         other=0,
         redirect=0,
-        allowed_methods=frozenset({"GET"}),
+        allowed_methods=frozenset({"GET", "POST"}),  # POST only for read-only query endpoints
         status_forcelist=RETRY_STATUSES,
         backoff_factor=policy.backoff,
         backoff_jitter=policy.backoff,
@@ -180,8 +180,10 @@ def get_json(
     *,
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
 ) -> tuple[int, Any]:
-    """GET ``url`` and return ``(status, parsed JSON)`` for any status the caller may interpret.
+    """GET ``url`` (POST ``json_body`` when given: read-only query APIs such as Hyperliquid's
+    ``/info``) and return ``(status, parsed JSON)`` for any status the caller may interpret.
 
     2xx, 401, 403 and 429 bodies are parsed and returned (upstreams put their error codes in
     the body); any other status, a redirect, a body over ``policy.max_bytes``, a body that is not
@@ -195,7 +197,12 @@ def get_json(
         max(0.05, min(policy.read_timeout, deadline.remaining())),
     )
     try:
-        resp = session.get(full_url, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
+        if json_body is None:
+            resp = session.get(full_url, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
+        else:
+            resp = session.post(
+                full_url, json=json_body, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+            )
     except requests.RequestException as e:
         raise FetchError(full_url, _describe_request_error(e, timeout)) from e
 

@@ -17,6 +17,7 @@ Values are validated by ``records.build_record``; this module only finds them in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -191,10 +192,11 @@ def build_source(
     panic_api_url: str = "",
     coinglass_api_key: str = "",
     coinglass_base_url: str = DEFAULT_COINGLASS_BASE_URL,
+    exchanges: Callable[[], Source] | None = None,
 ) -> Source:
-    """The configured source. ``name`` None picks coinglass with a key, else panic-api with a URL.
-
-    Raises ConfigError naming the variables to set.
+    """The configured source. ``name`` None picks coinglass with a key, else panic-api with a URL,
+    else the keyless ``exchanges`` source (built by ``exchanges``). Raises ConfigError naming the
+    variables to set.
     """
     if not name:
         if coinglass_api_key:
@@ -202,10 +204,11 @@ def build_source(
         elif panic_api_url:
             name = "panic-api"
         else:
-            raise ConfigError(
-                "no data source configured: set COINGLASS_API_KEY (Coinglass open API v4) "
-                "or LIQUIDATION_SOURCE_URL (an existing panic API, e.g. https://host/api/panic/latest)"
-            )
+            name = "exchanges"
+    if name == "exchanges":
+        if exchanges is None:
+            raise ConfigError("the exchanges source is not available here")
+        return exchanges()
     if name == "panic-api":
         if not panic_api_url:
             raise ConfigError("source panic-api needs LIQUIDATION_SOURCE_URL (or --url)")
@@ -216,7 +219,7 @@ def build_source(
         if not coinglass_api_key:
             raise ConfigError("source coinglass needs COINGLASS_API_KEY")
         return CoinglassSource(coinglass_api_key, coinglass_base_url or DEFAULT_COINGLASS_BASE_URL)
-    raise ConfigError(f"unknown source {name!r}: choose panic-api or coinglass")
+    raise ConfigError(f"unknown source {name!r}: choose exchanges, panic-api or coinglass")
 
 
 def _validate(values: dict[str, Any], url: str) -> None:

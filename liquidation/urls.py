@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/liquidation-1h/history", views.HistoryView.as_view(), name="liquidation-history"),
     path("api/liquidation-1h/latest", views.LatestView.as_view(), name="liquidation-latest"),
     path("api/liquidation-1h/stats", views.StatsView.as_view(), name="liquidation-stats"),
+    path("api/liquidation-1h/status", views.CollectorStatusView.as_view(), name="liquidation-status"),
     path("api/liquidation-1h/export.csv", views.ExportCSVView.as_view(), name="liquidation-export-csv"),
     path("api/liquidation-1h/export.jsonl", views.ExportJSONLView.as_view(), name="liquidation-export-jsonl"),
     path("api/schema/", views.SchemaView.as_view(), name="schema"),

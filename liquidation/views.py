@@ -197,6 +197,46 @@ class StatsView(SeriesAPIView):
         return Response(series.stats(records, hours, now))
 
 
+class CollectorStatusView(APIView):
+    """What the collector and the listener last said: for dashboards that must explain an empty or
+    stale series ("no exchange reachable", "listener not running")."""
+
+    throttle_classes = [ApiRateThrottle]
+
+    @extend_schema(
+        summary="Collector and listener status",
+        description=(
+            "`last_run`: the collector's last outcome (time, outcome ok | duplicate | error | unconfigured, source, "
+            "detail or error). `streams`: the websocket listener's status.json (per exchange: connected, since, "
+            "events stored, frames skipped by reason, reconnects), or null when it never ran."
+        ),
+        responses={200: OpenApiTypes.OBJECT, 429: ERRORS[429]},
+    )
+    def get(self, request: Request) -> Response:
+        response = Response(
+            {
+                "last_run": _read_json(settings.LIQUIDATION_LAST_RUN_FILE),
+                "streams": _read_json(settings.LIQUIDATION_EVENTS_DIR / "status.json"),
+            }
+        )
+        patch_cache_control(response, no_cache=True)
+        return response
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response._csp_update = API_CSP_UPDATE
+        return response
+
+
+def _read_json(path: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 # -- exports --------------------------------------------------------------------------------------
 
 
@@ -379,6 +419,13 @@ def _js_strings() -> dict[str, str]:
         "zone_local": _("Local time"),
         "times_in": _("Times in %s."),
         "stale": _("Stale"),
+        "collector_said": _("The collector's last attempt (%s) failed: %s"),
+        "by_exchange": _("By exchange"),
+        "counted": _("Counted now: %s."),
+        "not_counted": _("Not counted now: %s."),
+        "complete_since": _("Complete for the last hour: %s."),
+        "yes": _("yes"),
+        "no": _("no"),
     }
 
 
@@ -392,6 +439,7 @@ class PanicView(TemplateView):
         context["ranges"] = _range_labels()
         context["config"] = {
             "historyUrl": reverse("liquidation-history"),
+            "statusUrl": reverse("liquidation-status"),
             "staleSeconds": settings.LIQUIDATION_STALE_SECONDS,
             "lang": "en" if get_language() == "en" else "zh-hans",
             "ranges": {key: {"seconds": sec, "interval": interval} for key, (sec, interval) in RANGES.items()},
@@ -424,10 +472,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             body.update(status="stale", reason=f"newest record is {age} s old (more than {stale_after} s)")
         else:
             body["status"] = "ok"
-    try:
-        body["last_run"] = json.loads(settings.LIQUIDATION_LAST_RUN_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        body["last_run"] = None
+    body["last_run"] = _read_json(settings.LIQUIDATION_LAST_RUN_FILE)
     response = JsonResponse(body, status=200 if body["status"] == "ok" else 503)
     patch_cache_control(response, no_store=True)
     return response

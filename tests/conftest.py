@@ -15,6 +15,8 @@ from liquidation.store import JsonlStore
 from tests.upstream_server import UpstreamServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: Port 9 (discard) on loopback: nothing listens, so a connection is refused at once.
+CLOSED_URL = "http://127.0.0.1:9"
 PROJECT = Path(__file__).resolve().parent.parent
 
 #: Small limits so failure tests take well under a second or two each.
@@ -72,6 +74,9 @@ def liq_settings(settings, tmp_path: Path, store: JsonlStore):
     settings.LIQUIDATION_HTTP_RETRY_AFTER_MAX = FAST_POLICY.retry_after_max
     settings.LIQUIDATION_HTTP_DEADLINE = FAST_POLICY.deadline
     settings.LIQUIDATION_HTTP_MAX_BYTES = FAST_POLICY.max_bytes
+    settings.LIQUIDATION_EVENTS_DIR = tmp_path / "events"
+    for name in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID"):
+        setattr(settings, f"EXCHANGE_{name}_REST_URL", CLOSED_URL)  # never the real exchanges
     return settings
 
 
@@ -92,6 +97,9 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "LIQUIDATION_HTTP_RETRIES": "1",
         "LIQUIDATION_HTTP_BACKOFF": "0.01",
         "LIQUIDATION_HTTP_DEADLINE": "5",
+        "LIQUIDATION_EVENTS_DIR": str(tmp_path / "data" / "events"),
+        **{f"EXCHANGE_{n}_REST_URL": CLOSED_URL for n in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID")},
+        **{f"EXCHANGE_{n}_WS_URL": CLOSED_URL.replace("http", "ws") for n in ("BINANCE", "BYBIT", "OKX")},
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update(extra)

@@ -428,3 +428,16 @@ def test_healthz_ok_stale_and_empty(client, liq_settings, store):
     r = client.get("/healthz")
     assert r.status_code == 503
     assert "30 s old" in r.json()["reason"]
+
+
+def test_collector_status_reports_last_run_and_streams(client, liq_settings):
+    r = client.get(BASE + "status")
+    assert r.status_code == 200
+    assert r.json() == {"last_run": None, "streams": None}
+    liq_settings.LIQUIDATION_LAST_RUN_FILE.write_text('{"outcome": "error", "error": "no exchange reachable"}')
+    events = liq_settings.LIQUIDATION_EVENTS_DIR
+    events.mkdir(parents=True)
+    (events / "status.json").write_text('{"venues": {"binance": {"connected": true}}}')
+    body = client.get(BASE + "status").json()
+    assert body["last_run"]["error"] == "no exchange reachable"
+    assert body["streams"]["venues"]["binance"]["connected"] is True

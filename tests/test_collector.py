@@ -144,7 +144,7 @@ def test_loop_collects_then_stops_cleanly_on_sigterm(tmp_path, upstream, fixture
     assert "collector loop stopped after 1 collection(s)" in err
 
 
-def test_loop_without_a_source_keeps_running_and_says_what_to_set(tmp_path):
+def test_loop_with_no_exchange_reachable_keeps_running_and_says_so(tmp_path):
     env = subprocess_env(tmp_path)
     proc = subprocess.Popen(
         [*MANAGE, "collect_liquidation", "--loop", "--interval", "1"],
@@ -158,14 +158,14 @@ def test_loop_without_a_source_keeps_running_and_says_what_to_set(tmp_path):
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
-    assert err.count("set COINGLASS_API_KEY") >= 2  # said again every interval, the loop still alive
-    assert "LIQUIDATION_SOURCE_URL" in err
+    assert err.count("no exchange reachable") >= 2  # said again every interval, the loop still alive
+    assert "stream_liquidations" in err
 
 
 def test_command_exit_codes_in_a_real_process(tmp_path, upstream, fixture_path):
     good = upstream.route(PANIC, Reply.file(fixture_path("upstream/panic-api/latest-flat.json")))
     bad = upstream.route("/bad", Reply(200, b"null"))
-    assert _run(subprocess_env(tmp_path)).returncode == 2
+    assert _run(subprocess_env(tmp_path), "--source", "panic-api").returncode == 2
     failed = _run(subprocess_env(tmp_path, LIQUIDATION_SOURCE_URL=bad))
     assert failed.returncode == 1
     assert "expected a JSON object, got null" in failed.stderr
@@ -179,3 +179,16 @@ def test_policy_defaults_fit_inside_one_minute():
     p = HttpPolicy()
     assert p.deadline < 60
     assert p.retry_after_max < p.deadline
+
+
+def test_stream_command_stays_out_of_the_way_of_other_sources(tmp_path):
+    out = run_manage(
+        subprocess_env(tmp_path, LIQUIDATION_SOURCE_URL="http://127.0.0.1:9/x"),
+        "stream_liquidations",
+        "--only-for-exchanges-source",
+    )
+    assert out.returncode == 0
+    assert "not listening" in out.stdout
+    bad = run_manage(subprocess_env(tmp_path), "stream_liquidations", "--exchanges", "gate")
+    assert bad.returncode == 1
+    assert "unknown exchange(s) gate" in bad.stderr

@@ -156,13 +156,21 @@ def test_http_500_then_success_is_retried(seeded, liq_settings, upstream, fixtur
 # -- no source configured ---------------------------------------------------------------------
 
 
-def test_no_source_configured_exits_2_naming_both_variables(liq_settings, store):
+def test_with_nothing_configured_the_keyless_exchanges_source_is_used(liq_settings, store):
     with pytest.raises(CommandError) as e:
         collect()
+    assert e.value.returncode == 1
+    assert "source exchanges: no exchange reachable" in str(e.value)
+    assert "stream_liquidations" in str(e.value)
+    assert not store.path.exists()  # never a record of zeros
+    assert json.loads(liq_settings.LIQUIDATION_LAST_RUN_FILE.read_text())["outcome"] == "error"
+
+
+def test_a_named_source_without_its_setting_exits_2_naming_it(liq_settings, store):
+    with pytest.raises(CommandError) as e:
+        collect("--source", "coinglass")
     assert e.value.returncode == 2
     assert "COINGLASS_API_KEY" in str(e.value)
-    assert "LIQUIDATION_SOURCE_URL" in str(e.value)
-    assert not store.path.exists()
     assert json.loads(liq_settings.LIQUIDATION_LAST_RUN_FILE.read_text())["outcome"] == "unconfigured"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,11 +35,13 @@ class SeenRequest:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class UpstreamServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
+        self.functions: dict[str, Callable[[dict[str, list[str]], bytes], Reply]] = {}
         self.requests: list[SeenRequest] = []
         self._served: dict[str, int] = {}
         self._stopping = threading.Event()
@@ -56,6 +59,11 @@ class UpstreamServer:
         with self._lock:
             self.routes[path] = list(replies)
             self._served[path] = 0
+        return self.url(path)
+
+    def route_fn(self, path: str, fn: Callable[[dict[str, list[str]], bytes], Reply]) -> str:
+        """Answer ``path`` with ``fn(query, body)``; returns its full URL."""
+        self.functions[path] = fn
         return self.url(path)
 
     def hits(self, path: str) -> int:
@@ -88,10 +96,19 @@ class UpstreamServer:
             def log_message(self, format: str, *args: object) -> None:  # keep test output clean
                 pass
 
+            def do_POST(self) -> None:
+                self.do_GET()
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                server.requests.append(SeenRequest(parts.path, parse_qs(parts.query), dict(self.headers.items())))
-                reply = server._next_reply(parts.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                query = parse_qs(parts.query)
+                server.requests.append(SeenRequest(parts.path, query, dict(self.headers.items()), body))
+                if parts.path in server.functions:
+                    reply = server.functions[parts.path](query, body)
+                else:
+                    reply = server._next_reply(parts.path)
                 if reply is None:
                     reply = Reply(404, b'{"error": "no such route in the test server"}')
                 if reply.delay and server._stopping.wait(reply.delay):

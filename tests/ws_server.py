@@ -26,6 +26,7 @@ class WsServer:
         self.connections: dict[str, int] = defaultdict(int)
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._stop: asyncio.Event | None = None
         self.port = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -56,6 +57,8 @@ class WsServer:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             await self._stop.wait()
+            for task in list(self._handlers):  # scripts that wait for minutes end with the server
+                task.cancel()
 
     async def _dispatch(self, ws: ServerConnection) -> None:
         path = ws.request.path
@@ -65,8 +68,13 @@ class WsServer:
             return
         n = self.connections[path]
         self.connections[path] += 1
-        with contextlib.suppress(Exception):  # a client that went away ends the script
-            await handler(ws, n)
+        task = asyncio.current_task()
+        self._handlers.add(task)
+        try:
+            with contextlib.suppress(Exception):  # a client that went away ends the script
+                await handler(ws, n)
+        finally:
+            self._handlers.discard(task)
 
     def record(self, path: str, message: Any) -> None:
         self.received[path].append(message if isinstance(message, str) else message.decode())

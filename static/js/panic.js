@@ -136,6 +136,13 @@ function renderCards() {
           coverage.hour_24_complete === false ||
           (Array.isArray(coverage.missing) && coverage.missing.length > 0))));
   $("lower-bound-note").hidden = !partial;
+  const detail = [];
+  if (coverage && Array.isArray(coverage.venues)) {
+    if (coverage.venues.length) detail.push(S.counted.replace("%s", coverage.venues.join(", ")));
+    if (coverage.missing && coverage.missing.length) detail.push(S.not_counted.replace("%s", coverage.missing.join(", ")));
+    detail.push(S.complete_since.replace("%s", coverage.hour_1_complete ? S.yes : S.no));
+  }
+  $("coverage-detail").textContent = detail.join(" ");
   tick();
 }
 
@@ -191,6 +198,12 @@ function describe(row, step) {
   }
   if (step > 60 && row.max_hour_1_amount !== undefined) {
     lines.push(`  ${S.max} ${formatWan(row.max_hour_1_amount, LANG)}`);
+  }
+  const split = Object.entries(row.by_exchange || {})
+    .filter(([, v]) => v && v.hour_1 > 0)
+    .sort((a, b) => b[1].hour_1 - a[1].hour_1);
+  if (split.length) {
+    lines.push(`  ${S.by_exchange}: ${split.map(([name, v]) => `${name} ${formatWan(v.hour_1, LANG)}`).join(" · ")}`);
   }
   lines.push(`${S.panic}: ${formatIndex(row.panic_index)}`);
   lines.push(`${S.h24}: ${formatWan(row.hour_24_amount, LANG)}`);
@@ -298,7 +311,10 @@ function showEmpty(isEmpty) {
   if (!isEmpty) return;
   if (!state.latest) {
     $("liq-empty-title").textContent = S.empty_title;
-    $("liq-empty-hint").textContent = S.empty_hint;
+    const run = state.lastRun;
+    // Say why, when the collector has said: "no exchange reachable", a bad key, an upstream error.
+    $("liq-empty-hint").textContent =
+      run && run.error ? S.collector_said.replace("%s", formatTime(run.time, state.zone)).replace("%s", run.error) : S.empty_hint;
   } else {
     $("liq-empty-title").textContent = S.empty_range;
     $("liq-empty-hint").textContent = S.empty_range_hint;
@@ -384,6 +400,7 @@ async function loadAll(panel) {
     state.latest = latest;
     state.fetchedAt = performance.now();
     state.day = day.results;
+    state.lastRun = latest ? null : (await getJSON(config.statusUrl)).last_run;
     if (await loadRange()) {
       renderAll();
       panel.dataset.state = state.latest ? "ready" : "empty";

@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
 class Site:
     url: str
     data_file: Path
+    last_run: Path
 
     def seed(self, records: list[dict]) -> None:
         """Replace the data file atomically (the server reads it on every request)."""
@@ -129,7 +130,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
                 server.kill()
                 pytest.fail("the site did not start")
             time.sleep(0.2)
-    yield Site(url, data)
+    yield Site(url, data, root / "data" / "last_run.json")
     server.terminate()
     server.wait(timeout=10)
 

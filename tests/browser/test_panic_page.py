@@ -162,6 +162,7 @@ def test_times_are_beijing_time_whatever_the_browser_zone_and_switch_to_local(ma
 
 def test_empty_store_shows_the_empty_state(make_page, site):
     site.seed([])
+    site.last_run.unlink(missing_ok=True)
     page = make_page()
     page.goto(site.url + "/panic")
     wait_ready(page, "empty")
@@ -387,3 +388,54 @@ def test_bucketed_ranges_mark_the_peak_inside_a_bucket(make_page, site):
     }}"""
     )
     assert peak == 99999.0
+
+
+def test_empty_store_says_why_when_the_collector_failed(make_page, site):
+    site.seed([])
+    site.last_run.write_text(
+        json.dumps(
+            {
+                "time": int(time.time()) - 30,
+                "outcome": "error",
+                "source": "exchanges",
+                "error": "source exchanges: no exchange reachable: start `manage.py stream_liquidations`",
+            }
+        )
+    )
+    try:
+        page = make_page()
+        page.goto(site.url + "/panic")
+        wait_ready(page, "empty")
+        hint = page.inner_text("#liq-empty-hint")
+        assert "no exchange reachable" in hint
+        assert "采集器最近一次" in hint
+    finally:
+        site.last_run.unlink()
+
+
+def test_exchange_split_and_coverage_are_shown(make_page, site):
+    coverage = {
+        "venues": ["binance", "okx"],
+        "missing": ["bybit"],
+        "since": {},
+        "hour_1_complete": False,
+        "hour_24_complete": False,
+    }
+    split = {
+        "binance": {"hour_1": 200.5, "hour_24": 900},
+        "okx": {"hour_1": 99.5, "hour_24": 300},
+        "gate": {"hour_1": 0},
+    }
+    site.seed(minute_series(120, extra={"lower_bound": True, "coverage": coverage, "by_exchange": split}))
+    page = make_page()
+    page.goto(site.url + "/panic")
+    wait_ready(page)
+    note = page.inner_text("#lower-bound-note")
+    assert "当前计入：binance, okx。" in note
+    assert "当前未计入：bybit。" in note
+    assert "过去一小时数据完整：否。" in note
+    box = page.locator("#liq-chart").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("document.getElementById('liq-readout').textContent.length > 0")
+    assert "各交易所: binance $200.50万 · okx $99.50万" in page.inner_text("#liq-readout")
+    screenshot(page, "desktop-zh-coverage")

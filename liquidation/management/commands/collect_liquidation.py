@@ -33,9 +33,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--source",
-            choices=["panic-api", "coinglass"],
+            choices=["exchanges", "panic-api", "coinglass"],
             help="Upstream to use (default: LIQUIDATION_SOURCE, else coinglass when COINGLASS_API_KEY "
-            "is set, else panic-api when LIQUIDATION_SOURCE_URL is set).",
+            "is set, else panic-api when LIQUIDATION_SOURCE_URL is set, else the keyless exchanges source).",
         )
         parser.add_argument("--url", help="panic-api URL, overriding LIQUIDATION_SOURCE_URL.")
         parser.add_argument("--dry-run", action="store_true", help="Print the record; write nothing.")

@@ -10,9 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from liquidation.conf import http_policy
+from liquidation.conf import configured_source, http_policy
 from liquidation.eventstore import EventStore
 from liquidation.logfiles import command_logging
+from liquidation.sources import ConfigError
 from liquidation.streams import EXCHANGES, BinanceVenue, BybitVenue, Listener, OkxVenue, Venue
 
 
@@ -40,8 +41,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--duration", type=float, default=0, help="Stop after this many seconds (0: run until a signal)."
         )
+        parser.add_argument(
+            "--only-for-exchanges-source",
+            action="store_true",
+            help="Exit at once unless the collector's source is the keyless exchanges one (used by scripts/run).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["only_for_exchanges_source"]:
+            try:
+                source = configured_source()
+            except ConfigError:
+                source = None
+            if source is None or source.name != "exchanges":
+                self.stdout.write("stream_liquidations: the collector does not use the exchanges source; not listening")
+                return
         names = [
             n.strip()
             for n in (options["exchanges"] or ",".join(settings.LIQUIDATION_EXCHANGES)).split(",")

@@ -313,7 +313,7 @@ LIQUIDATION_API_RATE = _api_rate("LIQUIDATION_API_RATE", "120/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "liquidation.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "UNAUTHENTICATED_USER": None,

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 #: The four measured values every record carries, in the order the earlier system wrote them.
@@ -128,7 +130,15 @@ def _finite_float(text: str) -> float:
 
 
 def loads_strict(text: str | bytes) -> Any:
-    """``json.loads`` that refuses NaN, ±Infinity and numbers that overflow to infinity."""
+    """Parse JSON, refusing NaN, ±Infinity and numbers that overflow to infinity.
+
+    orjson (strict by design, and several times faster) parses; when it refuses, the standard
+    library parses again only to say precisely why (``non-finite number NaN``, ``number out of range``).
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
@@ -139,19 +149,26 @@ def parse_line(line: str | bytes) -> dict[str, Any]:
     finite, non-negative numbers. Unknown fields are kept as they are. A missing or malformed
     ``datetime`` is recomputed from ``timestamp`` (it is derived data).
     """
+    obj: Any = None
     if isinstance(line, bytes):
         try:
-            line = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise RecordError("not UTF-8") from e
-    if not line.strip():
-        raise RecordError("blank line")
-    try:
-        obj = loads_strict(line)
-    except RecordError:
-        raise
-    except ValueError as e:
-        raise RecordError(f"invalid JSON: {e}") from e
+            obj = orjson.loads(line)  # the hot path: bytes straight from the file
+        except orjson.JSONDecodeError:
+            obj = None
+    if obj is None:
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise RecordError("not UTF-8") from e
+        if not line.strip():
+            raise RecordError("blank line")
+        try:
+            obj = loads_strict(line)
+        except RecordError:
+            raise
+        except ValueError as e:
+            raise RecordError(f"invalid JSON: {e}") from e
     if not isinstance(obj, dict):
         raise RecordError(f"not a JSON object but {type(obj).__name__}")
     ts = obj.get("timestamp")

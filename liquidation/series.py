@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -76,24 +77,27 @@ def present(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def bucket(records: Iterable[Mapping[str, Any]], seconds: int) -> list[dict[str, Any]]:
-    """Group records (oldest first) into ``seconds``-wide buckets aligned to the epoch.
+def bucket(records: Iterable[Mapping[str, Any]], seconds: int) -> Iterator[dict[str, Any]]:
+    """Fold records (oldest first) into ``seconds``-wide buckets aligned to the epoch, lazily.
 
     Each bucket is its last record's values plus ``max_hour_1_amount``, the largest
     ``hour_1_amount`` in the bucket, so a short spike survives downsampling. Buckets without
     records are not invented.
     """
-    out: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
     current_key: int | None = None
     for record in records:
         key = record["timestamp"] // seconds
         if key != current_key:
+            if current is not None:
+                yield current
             current_key = key
-            out.append({**record, "max_hour_1_amount": record["hour_1_amount"]})
+            current = {**record, "max_hour_1_amount": record["hour_1_amount"]}
         else:
-            peak = max(out[-1]["max_hour_1_amount"], record["hour_1_amount"])
-            out[-1] = {**record, "max_hour_1_amount": peak}
-    return out
+            peak = max(current["max_hour_1_amount"], record["hour_1_amount"])
+            current = {**record, "max_hour_1_amount": peak}
+    if current is not None:
+        yield current
 
 
 def select(store: JsonlStore, start: int | None, end: int | None, limit: int, interval: str) -> list[dict[str, Any]]:
@@ -109,7 +113,8 @@ def select(store: JsonlStore, start: int | None, end: int | None, limit: int, in
             return []
         top = end if end is not None else newest["timestamp"]
         start = (top // seconds - limit + 1) * seconds
-    return bucket(store.range(start, end), seconds)[-limit:]
+    # Streamed: a 30-day window is folded into buckets as it is read, never held whole.
+    return list(deque(bucket(store.iter_range(start, end), seconds), maxlen=limit))
 
 
 def missing_minutes(timestamps: Iterable[int], first_minute: int, last_minute: int) -> list[list[int]]:

@@ -29,8 +29,9 @@ import errno
 import fcntl
 import logging
 import os
+import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,17 @@ class JsonlStore:
     # -- reading ---------------------------------------------------------------------------
 
     def latest(self) -> dict[str, Any] | None:
-        """The newest valid record, read from the end of the file; None when there is none."""
+        """The newest valid record, read from the end of the file; None when there is none.
+
+        Cached in-process until the file changes. Callers must not modify the returned record.
+        """
+        identity = self._identity()
+        if identity is None:
+            return None
+        key = (*identity, "latest")
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached[0]
         report = ReadReport()
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -138,6 +149,7 @@ class JsonlStore:
             os.close(fd)
         report.warn(self.path, "the end of the file")
         self.last_report = report
+        _CACHE.put(key, [record])
         return record
 
     def _latest_from(self, fd: int, report: ReadReport) -> dict[str, Any] | None:
@@ -174,47 +186,88 @@ class JsonlStore:
     def range(self, start: int | None = None, end: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Records with ``start <= timestamp <= end`` (either bound optional), oldest first.
 
-        With ``limit``, only the most recent ``limit`` of them (still oldest first).
+        With ``limit``, only the most recent ``limit`` of them (still oldest first). The window is
+        found by binary search over byte offsets and only it is read, so the cost is what is
+        returned, not the file's size. Results are cached in-process until the file changes
+        (identity, size, mtime): repeated chart refreshes of a window parse nothing again. Callers
+        must not modify the returned records.
         """
-        if start is None and limit is not None:
-            return self._tail(end, limit)
-        selected: deque[dict[str, Any]] | list[dict[str, Any]]
-        selected = deque(maxlen=limit) if limit is not None else []
-        for record in self.records():
+        if start is None and end is None and limit is None:
+            return list(self.records())
+        identity = self._identity()
+        if identity is None:
+            return []
+        key = (*identity, "range", start, end, limit)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        report = ReadReport()
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+            if limit is not None:
+                stop = size if end is None else _seek_exact(fd, size, end + 1)
+                out: list[dict[str, Any]] = []
+                for line in _lines_backwards(fd, report, stop if stop < size else None):
+                    try:
+                        record = parse_line(line)
+                    except RecordError as e:
+                        report.skip(None, str(e))
+                        continue
+                    ts = record["timestamp"]
+                    if start is not None and ts < start:
+                        break
+                    if end is None or ts <= end:
+                        out.append(record)
+                        if len(out) >= limit:
+                            break
+                out.reverse()
+            else:
+                out = list(self._forward(fd, size, start, end, report))
+        finally:
+            os.close(fd)
+        report.warn(self.path, "the requested window")
+        self.last_report = report
+        _CACHE.put(key, out)
+        return out
+
+    def iter_range(self, start: int | None, end: int | None) -> Iterator[dict[str, Any]]:
+        """Like ``range`` without a limit, as a stream: for long windows that are folded (bucketed)
+        as they are read, never held in memory whole. Not cached."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        report = ReadReport()
+        try:
+            yield from self._forward(fd, os.fstat(fd).st_size, start, end, report)
+        finally:
+            os.close(fd)
+            report.warn(self.path, "the requested window")
+
+    def _forward(
+        self, fd: int, size: int, start: int | None, end: int | None, report: ReadReport
+    ) -> Iterator[dict[str, Any]]:
+        offset = 0 if start is None else _seek(fd, size, start)
+        for line in _lines_forward(fd, offset, size, report):
+            try:
+                record = parse_line(line)
+            except RecordError as e:
+                report.skip(None, str(e))
+                continue
             ts = record["timestamp"]
             if start is not None and ts < start:
                 continue
             if end is not None and ts > end:
-                continue
-            selected.append(record)
-        return list(selected)
+                break  # records are in time order
+            yield record
 
-    def _tail(self, end: int | None, limit: int) -> list[dict[str, Any]]:
-        """The last ``limit`` records at or before ``end``, read backwards from the end of the file:
-        the cost is what is returned (plus the records after ``end``), not the file's size."""
-        report = ReadReport()
-        out: list[dict[str, Any]] = []
+    def _identity(self) -> tuple[Any, ...] | None:
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            st = os.stat(self.path)
         except FileNotFoundError:
-            return out
-        try:
-            for line in _lines_backwards(fd, report):
-                if len(out) >= limit:
-                    break
-                try:
-                    record = parse_line(line)
-                except RecordError as e:
-                    report.skip(None, str(e))
-                    continue
-                if end is None or record["timestamp"] <= end:
-                    out.append(record)
-        finally:
-            os.close(fd)
-        report.warn(self.path, "the end of the file")
-        self.last_report = report
-        out.reverse()
-        return out
+            return None
+        return (str(self.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     def count(self) -> int:
         """How many valid records the file holds."""
@@ -331,12 +384,16 @@ class FileLock:
         os.close(self.fd)  # closing the descriptor releases the flock
 
 
-def _lines_backwards(fd: int, report: ReadReport) -> Iterator[bytes]:
-    """Complete lines from the end of the file backwards; an unterminated last line is skipped."""
-    size = os.fstat(fd).st_size
-    end = _end_of_last_line(fd, size)
-    if end < size:
-        report.skip(None, "unterminated last line (a write in progress or a torn write)")
+def _lines_backwards(fd: int, report: ReadReport, stop: int | None = None) -> Iterator[bytes]:
+    """Complete lines backwards from the end of the file, or from ``stop`` (a line start); an
+    unterminated last line is skipped."""
+    if stop is None:
+        size = os.fstat(fd).st_size
+        end = _end_of_last_line(fd, size)
+        if end < size:
+            report.skip(None, "unterminated last line (a write in progress or a torn write)")
+    else:
+        end = stop
     pos, carry = end, b""
     while pos > 0:
         start = max(0, pos - _BLOCK)
@@ -350,6 +407,117 @@ def _lines_backwards(fd: int, report: ReadReport) -> Iterator[bytes]:
                 yield line + b"\n"
             elif line:
                 report.skip(None, "blank line")
+
+
+def _lines_forward(fd: int, offset: int, size: int, report: ReadReport) -> Iterator[bytes]:
+    """Complete lines from ``offset`` (a line start) to the end; an unterminated last line is skipped."""
+    pos, carry = offset, b""
+    while pos < size:
+        chunk = os.pread(fd, min(_READ_CHUNK, size - pos), pos)
+        if not chunk:
+            break
+        pos += len(chunk)
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        for line in lines:
+            if line.strip():
+                yield line + b"\n"
+            elif line:
+                report.skip(None, "blank line")
+    if carry.strip():
+        report.skip(None, "unterminated last line (a write in progress or a torn write)")
+
+
+def _seek(fd: int, size: int, target: int) -> int:
+    """A line start such that every record before it is older than ``target`` (Unix seconds).
+
+    Binary search over byte offsets: from a probe point, resynchronise on the next newline, read
+    the first valid record there (bad lines are stepped over) and compare. Reading forward from the
+    result finds every record at or after ``target``. O(log(size)) small reads.
+    """
+    lo, hi = 0, size
+    while hi - lo > _SEEK_SLACK:
+        mid = (lo + hi) // 2
+        found = _first_record_after(fd, mid, hi)
+        if found is None or found[1] >= target:
+            hi = mid
+        else:
+            lo = found[0]
+    return lo
+
+
+def _seek_exact(fd: int, size: int, target: int) -> int:
+    """The start of the first line whose valid record is at or after ``target`` (``size`` if none):
+    ``_seek`` and then at most its slack read forward."""
+    offset = _seek(fd, size, target)
+    while offset < size:
+        chunk = os.pread(fd, min(_READ_CHUNK, size - offset), offset)
+        pos = 0
+        while True:
+            end = chunk.find(b"\n", pos)
+            if end < 0:
+                break
+            try:
+                if parse_line(chunk[pos : end + 1])["timestamp"] >= target:
+                    return offset + pos
+            except RecordError:
+                pass
+            pos = end + 1
+        if pos == 0:
+            return size  # no complete line left: only an unterminated tail
+        offset += pos
+    return size
+
+
+def _first_record_after(fd: int, pos: int, hi: int) -> tuple[int, int] | None:
+    """(line start, timestamp) of the first valid record on a line starting after ``pos`` and
+    before ``hi``; None when there is none."""
+    chunk = os.pread(fd, _PROBE, pos)
+    newline = chunk.find(b"\n")
+    if newline < 0:
+        return None
+    offset = pos + newline + 1
+    while offset < hi:
+        chunk = os.pread(fd, _PROBE, offset)
+        end = chunk.find(b"\n")
+        if end < 0:
+            return None  # a line longer than a probe, or the unterminated tail
+        try:
+            return offset, parse_line(chunk[: end + 1])["timestamp"]
+        except RecordError:
+            offset += end + 1
+    return None
+
+
+class _LRU:
+    """A small in-process cache of read results, keyed on the file's identity and the query."""
+
+    def __init__(self, size: int, max_records: int) -> None:
+        self.size, self.max_records = size, max_records
+        self.data: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> list[Any] | None:
+        with self.lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[Any, ...], value: list[Any]) -> None:
+        if len(value) > self.max_records:
+            return
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+_CACHE = _LRU(size=64, max_records=5000)
+_READ_CHUNK = 1 << 20
+_PROBE = 16 * 1024
+_SEEK_SLACK = 64 * 1024
 
 
 def _end_of_last_line(fd: int, size: int) -> int:

@@ -65,12 +65,12 @@ def test_parse_time_rejects_times_outside_2009_to_tomorrow(text):
 
 def test_bucket_keeps_the_last_values_and_the_peak():
     records = [rec(600, 5), rec(660, 9), rec(720, 7), rec(900, 1), rec(960, 2)]
-    out = bucket(records, 300)
+    out = list(bucket(records, 300))
     assert [(b["timestamp"], b["hour_1_amount"], b["max_hour_1_amount"]) for b in out] == [(720, 7, 9), (960, 2, 2)]
 
 
 def test_bucket_does_not_invent_empty_buckets():
-    out = bucket([rec(0, 1), rec(3600 * 5, 2)], 3600)
+    out = list(bucket([rec(0, 1), rec(3600 * 5, 2)], 3600))
     assert len(out) == 2
 
 

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from liquidation.records import build_record, parse_line
+from liquidation.records import build_record, parse_line, to_line
 from liquidation.store import DuplicateMinute, JsonlStore, OutOfOrder, StoreError
 
 T0 = 1768583851  # 2026-01-17 01:17:31 Beijing time, the seed's sample record
@@ -320,3 +320,49 @@ def test_a_huge_integer_line_is_skipped_not_raised(store):
         )
     assert store.count() == 1
     assert store.latest()["timestamp"] == T0
+
+
+def test_windowed_reads_match_a_naive_scan_on_a_file_larger_than_the_search_slack(tmp_path):
+    import random
+
+    store = JsonlStore(tmp_path / "big.jsonl")
+    rng = random.Random(7)
+    lines, expected = [], []
+    ts = T0 - T0 % 60
+    for i in range(6000):
+        ts += 60 * rng.choice([1, 1, 1, 1, 2, 5])  # gaps
+        r = rec(ts, h1=float(i), pad="x" * rng.randint(0, 200))
+        expected.append(r)
+        lines.append(to_line(r))
+        if i % 700 == 0:
+            lines.append(b"{broken line\n")
+    store.path.write_bytes(b"".join(lines))
+    assert store.path.stat().st_size > 10 * 64 * 1024
+    first, last = expected[0]["timestamp"], expected[-1]["timestamp"]
+    for _ in range(300):
+        a = rng.randint(first - 600, last + 600)
+        b = rng.randint(a, last + 1200)
+        limit = rng.choice([None, 1, 7, 60, 1440, 10000])
+        start = rng.choice([a, None])
+        end = rng.choice([b, None])
+        want = [
+            r for r in expected if (start is None or r["timestamp"] >= start) and (end is None or r["timestamp"] <= end)
+        ]
+        if limit is not None:
+            want = want[-limit:]
+        assert store.range(start, end, limit) == want, (start, end, limit)
+        if limit is None:
+            assert list(store.iter_range(start, end)) == want
+
+
+def test_repeated_reads_are_served_from_the_cache_until_the_file_changes(store, monkeypatch):
+    fill(store, 30)
+    first = store.range(start=T0, limit=10)
+    calls = []
+    real = os.pread
+    monkeypatch.setattr(os, "pread", lambda *a: calls.append(a) or real(*a))
+    assert store.range(start=T0, limit=10) is first
+    assert calls == []
+    monkeypatch.undo()
+    store.append(rec(T0 + 60 * 40))
+    assert store.range(start=T0, limit=10) is not first

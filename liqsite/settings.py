@@ -223,6 +223,10 @@ LIQUIDATION_SOURCE_URL = env_str("LIQUIDATION_SOURCE_URL")
 COINGLASS_API_KEY = env_str("COINGLASS_API_KEY")
 COINGLASS_BASE_URL = env_str("COINGLASS_BASE_URL", "https://open-api-v4.coinglass.com")
 LIQUIDATION_STALE_SECONDS = env_int("LIQUIDATION_STALE_SECONDS", 180, minimum=1)
+#: Days of records to keep; the collector loop prunes once a day (0: keep everything).
+LIQUIDATION_KEEP_DAYS = env_int("LIQUIDATION_KEEP_DAYS", 0, minimum=0)
+#: When set, /metrics answers only requests with "Authorization: Bearer <this token>".
+LIQUIDATION_METRICS_TOKEN = env_str("LIQUIDATION_METRICS_TOKEN")
 
 LIQUIDATION_HTTP_CONNECT_TIMEOUT = env_float("LIQUIDATION_HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.01)
 LIQUIDATION_HTTP_READ_TIMEOUT = env_float("LIQUIDATION_HTTP_READ_TIMEOUT", 10.0, minimum=0.01)

@@ -26,7 +26,7 @@ from typing import Any
 from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session
 from .records import RecordError, beijing_datetime, build_record, minute_of
 from .sources import ConfigError, Source, SourceError
-from .store import DuplicateMinute, JsonlStore, StoreError
+from .store import DuplicateMinute, FileLock, JsonlStore, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -140,34 +140,61 @@ def run_loop(
 def write_last_run(
     path: str | os.PathLike[str], outcome: str, *, source: str | None, detail: str, now: float | None = None
 ) -> None:
-    """Atomically replace ``path`` with ``{"time", "datetime", "outcome", "source", "detail"}``.
+    """Atomically replace ``path`` with ``{"time", "datetime", "outcome", "source", "detail" | "error",
+    "last_success", "counts"}``.
 
-    ``outcome`` is ``ok``, ``duplicate``, ``error`` or ``unconfigured``. A failure to write it is
-    logged, never raised: it must not turn a good collection into a failed one.
+    ``outcome`` is ``ok``, ``duplicate``, ``error`` or ``unconfigured``. ``counts`` keeps running totals
+    per ``outcome|source`` and ``last_success`` the time of the last good one (the metrics read them).
+    The read-modify-write holds a sidecar lock, since cron runs and a loop may finish together. A
+    failure to write is logged, never raised: it must not turn a good collection into a failed one.
     """
     ts = int(now if now is not None else time.time())
-    payload = {
-        "time": ts,
-        "datetime": beijing_datetime(ts),
-        "outcome": outcome,
-        "source": source,
-        "error" if outcome in ("error", "unconfigured") else "detail": detail,
-    }
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-        try:
-            os.fchmod(fd, 0o644)  # readable by the web server's user too
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f, ensure_ascii=False)
-                f.write("\n")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as e:
+        with FileLock(target.with_name(target.name + ".lock"), 5.0):
+            try:
+                previous = json.loads(target.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                previous = {}
+            counts = previous.get("counts") if isinstance(previous.get("counts"), dict) else {}
+            key = f"{outcome}|{source or 'none'}"
+            counts[key] = int(counts.get(key, 0)) + 1
+            payload = {
+                "time": ts,
+                "datetime": beijing_datetime(ts),
+                "outcome": outcome,
+                "source": source,
+                "error" if outcome in ("error", "unconfigured") else "detail": detail,
+                "last_success": ts if outcome in ("ok", "duplicate") else previous.get("last_success"),
+                "counts": counts,
+            }
+            fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+            try:
+                os.fchmod(fd, 0o644)  # readable by the web server's user too
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(payload, f, ensure_ascii=False)
+                    f.write("\n")
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    except (OSError, StoreError) as e:
         logger.warning("could not write %s: %s", target, e)
+
+
+def log_line(
+    outcome: str, source: str | None, duration: float, record: dict[str, Any] | None = None, error: str = ""
+) -> str:
+    """One structured line per collection: ``key=value`` pairs a log shipper can parse."""
+    parts = [f"outcome={outcome}", f"source={source or 'none'}", f"duration_ms={int(duration * 1000)}"]
+    if record:
+        for key in ("timestamp", "hour_1_amount", "hour_24_amount", "total_position", "panic_index"):
+            if key in record:
+                parts.append(f"{key}={record[key]}")
+    if error:
+        parts.append(f"error={json.dumps(error, ensure_ascii=False)}")
+    return "collect " + " ".join(parts)
 
 
 __all__ = ["CollectError", "CollectResult", "ConfigError", "collect_once", "run_loop", "write_last_run"]

@@ -273,6 +273,42 @@ class JsonlStore:
         """How many valid records the file holds."""
         return sum(1 for _ in self.records())
 
+    def rewrite(
+        self, transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], *, backup: Path | None = None
+    ) -> tuple[int, int]:
+        """Replace the file with ``transform(records)``, atomically, under the sidecar lock.
+
+        The new content goes to a temp file in the same folder, is fsynced, then ``os.replace``d over
+        the data file, and the folder is fsynced: a crash at any point leaves the old file or the new
+        one, never a mix, and an append waiting on the lock lands in the new file. Temp files left by
+        a rewrite that was killed are removed first. With ``backup``, the old file is hard-linked (or
+        copied) there before the replace. Returns (records before, records after).
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.lock_path, self.lock_timeout):
+            remove_stale_temp_files(self.path)
+            records = list(self.records()) if self.path.exists() else []
+            new = transform(records)
+            data = b"".join(to_line(r) for r in new)
+            tmp = self.path.with_name(f".{self.path.name}.rewrite-{os.getpid()}.tmp")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if backup is not None and self.path.exists():
+                    _backup(self.path, backup)
+                os.replace(tmp, self.path)
+                _fsync_dir(self.path.parent)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                raise StoreError(f"rewriting {self.path} failed ({e.strerror or e}); the old file is untouched") from e
+        return len(records), len(new)
+
 
 def append_durably(
     path: Path, data: bytes, *, lock_timeout: float = 10.0, check: Callable[[int], None] | None = None
@@ -346,6 +382,25 @@ def cut_torn_tail(fd: int, path: Path) -> None:
     )
 
 
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete temp files a killed rewrite of ``path`` left behind (call under the lock)."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.rewrite-*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _backup(path: Path, backup: Path) -> None:
+    try:
+        os.link(path, backup)
+    except OSError:
+        import shutil
+
+        shutil.copy2(path, backup)
+    _fsync_dir(backup.parent)
+
+
 def _torn_path(path: Path) -> Path:
     base = path.with_name(f"{path.name}.torn-{int(time.time())}")
     candidate, n = base, 1
@@ -412,8 +467,10 @@ def _lines_backwards(fd: int, report: ReadReport, stop: int | None = None) -> It
 def _lines_forward(fd: int, offset: int, size: int, report: ReadReport) -> Iterator[bytes]:
     """Complete lines from ``offset`` (a line start) to the end; an unterminated last line is skipped."""
     pos, carry = offset, b""
+    step = _FIRST_CHUNK  # small first: a 1 h window is ~10 KB; grows for long reads
     while pos < size:
-        chunk = os.pread(fd, min(_READ_CHUNK, size - pos), pos)
+        chunk = os.pread(fd, min(step, size - pos), pos)
+        step = min(step * 2, _READ_CHUNK)
         if not chunk:
             break
         pos += len(chunk)
@@ -477,15 +534,20 @@ def _first_record_after(fd: int, pos: int, hi: int) -> tuple[int, int] | None:
     if newline < 0:
         return None
     offset = pos + newline + 1
+    base, start = pos, newline + 1
     while offset < hi:
-        chunk = os.pread(fd, _PROBE, offset)
-        end = chunk.find(b"\n")
-        if end < 0:
-            return None  # a line longer than a probe, or the unterminated tail
+        end = chunk.find(b"\n", start)
+        if end < 0:  # the line goes on past this chunk: read from its start
+            chunk = os.pread(fd, max(_PROBE, 4 * (len(chunk) - start)), offset)
+            base, start = offset, 0
+            end = chunk.find(b"\n")
+            if end < 0:
+                return None  # the unterminated tail
         try:
-            return offset, parse_line(chunk[: end + 1])["timestamp"]
+            return offset, parse_line(chunk[start : end + 1])["timestamp"]
         except RecordError:
-            offset += end + 1
+            offset = base + end + 1
+            start = end + 1
     return None
 
 
@@ -516,7 +578,8 @@ class _LRU:
 
 _CACHE = _LRU(size=64, max_records=5000)
 _READ_CHUNK = 1 << 20
-_PROBE = 16 * 1024
+_PROBE = 2048
+_FIRST_CHUNK = 64 * 1024
 _SEEK_SLACK = 64 * 1024
 
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/schema/", views.SchemaView.as_view(), name="schema"),
     path("api/docs/", views.DocsView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
 ]

@@ -8,6 +8,7 @@ by ``ApiRateThrottle``, and a CSP that lets the browsable API use its own inline
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
 import time
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
@@ -26,6 +27,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -36,6 +38,7 @@ from rest_framework.views import APIView
 
 from . import series
 from .conf import get_store
+from .metrics import LiqsiteCollector
 from .records import to_line
 from .serializers import (
     VALIDATION_ERROR_SCHEMA,
@@ -447,6 +450,31 @@ class PanicView(TemplateView):
             "strings": _js_strings(),
         }
         return context
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. With LIQUIDATION_METRICS_TOKEN set, only for ``Authorization: Bearer <token>``."""
+    token = settings.LIQUIDATION_METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            response = HttpResponse("metrics need a bearer token\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    registry = CollectorRegistry()
+    registry.register(
+        LiqsiteCollector(
+            settings.LIQUIDATION_DATA_FILE,
+            settings.LIQUIDATION_LAST_RUN_FILE,
+            settings.LIQUIDATION_EVENTS_DIR / "status.json",
+        )
+    )
+    response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    patch_cache_control(response, no_store=True)
+    return response
 
 
 # -- health ---------------------------------------------------------------------------------------

@@ -291,4 +291,17 @@ def test_failure_is_logged_once_to_the_collector_log(seeded, liq_settings, upstr
     with pytest.raises(CommandError):
         collect()
     log = (liq_settings.LOG_DIR / "collector.log").read_text()
-    assert log.count("ERROR liquidation.collector: collect failed: source panic-api") == 1
+    assert log.count("ERROR liquidation.collector: collect outcome=error source=panic-api duration_ms=") == 1
+    assert 'error="source panic-api: http://127.0.0.1' in log
+
+
+def test_a_good_collection_logs_one_structured_line(seeded, liq_settings, upstream, fixture_path):
+    serve_panic(upstream, liq_settings, Reply.file(fixture_path("upstream/panic-api/latest-flat.json")))
+    collect()
+    lines = [x for x in (liq_settings.LOG_DIR / "collector.log").read_text().splitlines() if " collect outcome=" in x]
+    assert len(lines) == 1
+    assert "collect outcome=appended source=panic-api duration_ms=" in lines[0]
+    assert "hour_1_amount=397.14 hour_24_amount=13583.0 total_position=104.72 panic_index=0.0761" in lines[0]
+    last = json.loads(liq_settings.LIQUIDATION_LAST_RUN_FILE.read_text())
+    assert last["counts"] == {"ok|panic-api": 1}
+    assert last["last_success"] == last["time"]

@@ -11,15 +11,19 @@ import json
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from liquidation.collector import CollectError, collect_once, run_loop, write_last_run
+from liquidation.collector import CollectError, collect_once, log_line, run_loop, write_last_run
 from liquidation.conf import configured_source, get_store, http_policy
+from liquidation.eventstore import EventStore
 from liquidation.logfiles import command_logging
+from liquidation.maintenance import prune
 from liquidation.sources import ConfigError
+from liquidation.store import StoreError
 
 logger = logging.getLogger("liquidation.collector")
 
@@ -56,30 +60,45 @@ class Command(BaseCommand):
                 raise CommandError(error, returncode=code)
 
     def _collect(self, options: dict[str, Any]) -> tuple[bool, str, int]:
-        """One collection with its logging and last_run.json. Returns (ok, error message, exit code)."""
+        """One collection with its log line and last_run.json. Returns (ok, error message, exit code)."""
         last_run = settings.LIQUIDATION_LAST_RUN_FILE
+        started = time.monotonic()
         try:
             source = configured_source(options["source"], options["url"])
         except ConfigError as e:
-            logger.error("collector not configured: %s", e)
+            logger.error("%s", log_line("unconfigured", None, time.monotonic() - started, error=str(e)))
             if not options["dry_run"]:
                 write_last_run(last_run, "unconfigured", source=None, detail=str(e))
             return False, str(e), 2
         try:
             result = collect_once(source, get_store(), http_policy(), dry_run=options["dry_run"])
         except CollectError as e:
-            logger.error("collect failed: %s", e)
+            logger.error("%s", log_line("error", source.name, time.monotonic() - started, error=str(e)))
             if not options["dry_run"]:
                 write_last_run(last_run, "error", source=source.name, detail=str(e))
             return False, str(e), 1
         if result.outcome == "dry-run":
             self.stdout.write(json.dumps(result.record, ensure_ascii=False, indent=2))
             return True, "", 0
-        logger.info("%s", result.summary())
+        record = result.record if result.outcome == "appended" else None
+        logger.info("%s: %s", log_line(result.outcome, source.name, result.duration, record), result.summary())
         write_last_run(
             last_run, "ok" if result.outcome == "appended" else "duplicate", source=source.name, detail=result.summary()
         )
         return True, "", 0
+
+    def _maintain(self) -> None:
+        """Once a day in the loop: prune to LIQUIDATION_KEEP_DAYS, when set."""
+        keep = settings.LIQUIDATION_KEEP_DAYS
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        if not keep or self._pruned_on == today:
+            return
+        self._pruned_on = today
+        try:
+            result = prune(get_store(), keep, events=EventStore(settings.LIQUIDATION_EVENTS_DIR, load_keys=False))
+            logger.info("daily prune (LIQUIDATION_KEEP_DAYS=%d): %s", keep, result.summary())
+        except (StoreError, OSError) as e:
+            logger.error("daily prune failed: %s", e)
 
     def _loop(self, options: dict[str, Any]) -> None:
         stop = threading.Event()
@@ -96,7 +115,13 @@ class Command(BaseCommand):
             settings.LIQUIDATION_DATA_FILE,
         )
         try:
-            calls = run_loop(lambda: self._collect(options), stop, interval=options["interval"])
+            self._pruned_on = ""
+
+            def one_minute() -> None:
+                self._collect(options)
+                self._maintain()
+
+            calls = run_loop(one_minute, stop, interval=options["interval"])
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -1,0 +1,108 @@
+"""Run every benchmark and write bench/RESULTS.md.
+
+    .venv/bin/python bench/run.py            # full: 1 day to 5 years of data, 20 s wrk runs (~10 minutes)
+    .venv/bin/python bench/run.py --quick    # small sizes, short runs: CI runs this so the scripts never rot
+
+--quick writes its table to bench/data/RESULTS-quick.md instead (timings from a quick run are not results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench.stream_bench import machine  # noqa: E402
+
+
+def run(script: str, quick: bool, out: Path) -> dict:
+    cmd = [sys.executable, str(BENCH / script), "--json", str(out)]
+    if quick:
+        cmd.append("--quick")
+    print(f"\n== {script}{' --quick' if quick else ''}", flush=True)
+    subprocess.run(cmd, check=True)
+    return json.loads(out.read_text()) if out.exists() else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        store = run("store_bench.py", args.quick, t / "store.json")
+        http = run("http_bench.py", args.quick, t / "http.json")
+        collector = run("collector_bench.py", args.quick, t / "collector.json")
+        print("\n== stream_bench.py", flush=True)
+        stream = subprocess.run(
+            [sys.executable, str(BENCH / "stream_bench.py"), *(["--events", "20000"] if args.quick else [])],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        print(stream)
+
+    from bench.store_bench import HEADER, _row
+
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. Command: "
+        f"`.venv/bin/python bench/run.py{' --quick' if args.quick else ''}`.",
+        "",
+        "## Reads: this project's store against the naive full scan (milliseconds)",
+        "",
+        "Naive = what the earlier system did on every request: read every line, `json.loads` it, filter. "
+        "Cold = first read after the file changed (the in-process cache emptied); warm = the same query again.",
+        "",
+        HEADER,
+        *(_row(r) for r in store.get("results", [])),
+        "",
+        *store.get("targets", []),
+        "",
+        f"## HTTP: gunicorn, 2 workers, wrk 2 threads × 32 connections, {http.get('seconds')} s each, "
+        f"{http.get('data')} data file, throttling off",
+        "",
+        "| endpoint | 2xx req/s | p99 ms | non-2xx |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {r['rps_2xx']:,.0f} | {r['p99_ms']:.2f} | {r['non_2xx']} |"
+            for name, r in http.get("results", {}).items()
+        ),
+        "",
+        *http.get("targets", []),
+        "",
+        "## Collector: one `collect_liquidation` process against a local upstream (`/usr/bin/time -v`)",
+        "",
+        "| run | wall time (median) | peak memory (max) |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {r['wall_s']:.2f} s | {r['peak_mb']:.1f} MB |"
+            for name, r in collector.get("results", {}).items()
+        ),
+        "",
+        *collector.get("targets", []),
+        "",
+        "## Listener pipeline: events normalized and stored per second (one core unless pinned)",
+        "",
+        "```",
+        stream.strip(),
+        "```",
+        "",
+    ]
+    target = BENCH / ("data/RESULTS-quick.md" if args.quick else "RESULTS.md")
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("\n".join(lines), encoding="utf-8")
+    print(f"\nwrote {target} ({platform.python_version()})")
+
+
+if __name__ == "__main__":
+    main()

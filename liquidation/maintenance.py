@@ -1,0 +1,239 @@
+"""Data lifecycle on the JSONL store: prune, import, verify and repair.
+
+Every change goes through ``JsonlStore.rewrite`` (temp file in the same folder, fsync, ``os.replace``,
+fsync of the folder, all under the store's sidecar lock), so a collection running at the same time is
+neither lost nor duplicated, and a kill at any moment leaves the old file or the new one.
+
+Django-free; the management commands are thin shells over these functions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .eventstore import EventStore
+from .records import RecordError, minute_of, parse_line
+from .series import missing_minutes
+from .store import JsonlStore
+
+DAY = 86400
+
+
+def clean(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sorted by time, one record per minute (the first one seen wins)."""
+    by_minute: dict[int, dict[str, Any]] = {}
+    for record in records:
+        by_minute.setdefault(minute_of(record["timestamp"]), record)
+    return [by_minute[m] for m in sorted(by_minute)]
+
+
+# -- prune ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PruneResult:
+    records_before: int
+    records_after: int
+    event_days_removed: list[str]
+
+    def summary(self) -> str:
+        removed = self.records_before - self.records_after
+        days = f"; removed {len(self.event_days_removed)} event day file(s)" if self.event_days_removed else ""
+        return f"pruned {removed} record(s), kept {self.records_after}{days}"
+
+
+def prune(
+    store: JsonlStore, keep_days: int, *, now: float | None = None, events: EventStore | None = None
+) -> PruneResult:
+    """Drop records older than ``keep_days`` days (and the event store's whole day files older than
+    that). Unreadable lines are not kept either: run ``verify_liquidation`` first to see them."""
+    if keep_days < 1:
+        raise ValueError("keep_days must be at least 1")
+    cutoff = int(now if now is not None else time.time()) - keep_days * DAY
+    before, after = store.rewrite(lambda records: [r for r in records if r["timestamp"] >= cutoff])
+    removed = []
+    if events is not None:
+        oldest_kept = datetime.fromtimestamp(cutoff, UTC).date()
+        for day in events.days():
+            if day < oldest_kept:
+                path = events.path_for(day)
+                path.unlink(missing_ok=True)
+                path.with_name(path.name + ".lock").unlink(missing_ok=True)
+                removed.append(day.isoformat())
+    return PruneResult(before, after, removed)
+
+
+# -- import -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    files: int = 0
+    lines: int = 0
+    valid: int = 0
+    added: int = 0
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"read {self.lines} line(s) from {self.files} file(s): {self.valid} valid, {self.added} added, "
+            f"{self.valid - self.added} already present (same minute), {len(self.skipped)} skipped"
+        )
+
+
+def import_files(
+    store: JsonlStore,
+    files: Iterable[str | os.PathLike[str]],
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportResult:
+    """Merge files in the earlier system's format (or this project's) into the store: validated,
+    one record per minute (records already stored win), sorted. Importing twice changes nothing."""
+    result = ImportResult()
+    incoming: list[dict[str, Any]] = []
+    for name in files:
+        path = Path(name)
+        result.files += 1
+        total = path.stat().st_size
+        done = 0
+        with open(path, "rb") as f:
+            for line_no, line in enumerate(f, start=1):
+                result.lines += 1
+                done += len(line)
+                if progress is not None and line_no % 50_000 == 0:
+                    progress(str(path), done, total)
+                if not line.endswith(b"\n") and not line.strip():
+                    continue
+                try:
+                    incoming.append(parse_line(line))
+                    result.valid += 1
+                except RecordError as e:
+                    if line.strip():
+                        result.skipped.append((str(path), line_no, str(e)))
+        if progress is not None:
+            progress(str(path), total, total)
+
+    def merge(existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        merged = clean([*existing, *incoming])
+        result.added = len(merged) - len(clean(existing))
+        return merged
+
+    store.rewrite(merge)
+    return result
+
+
+# -- verify and repair ------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    records: int = 0
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    torn_tail: int = 0  # bytes after the last newline
+    torn_fragments: list[str] = field(default_factory=list)
+    temp_files: list[str] = field(default_factory=list)
+    out_of_order: list[tuple[int, int]] = field(default_factory=list)  # (line, timestamp)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, timestamp)
+    gaps: list[list[int]] = field(default_factory=list)
+    first: int | None = None
+    last: int | None = None
+
+    @property
+    def problems(self) -> int:
+        """What ``--repair`` fixes; gaps (minutes never collected) are reported, not counted."""
+        return (
+            len(self.bad_lines)
+            + (1 if self.torn_tail else 0)
+            + len(self.out_of_order)
+            + len(self.duplicates)
+            + len(self.temp_files)
+        )
+
+    def lines(self, limit: int = 20) -> list[str]:
+        out = [
+            f"{self.records} valid record(s)"
+            + (f" from {_utc(self.first)} to {_utc(self.last)} UTC" if self.first else "")
+        ]
+        for title, items in (
+            ("bad line(s)", [f"line {n}: {why}" for n, why in self.bad_lines]),
+            (
+                "out-of-order record(s)",
+                [f"line {n}: {_utc(ts)} is older than the record before it" for n, ts in self.out_of_order],
+            ),
+            ("duplicate minute(s)", [f"line {n}: a second record for {_utc(ts)[:16]}" for n, ts in self.duplicates]),
+            ("leftover temp file(s) of a killed rewrite", self.temp_files),
+            ("torn fragment(s) kept aside by earlier appends", self.torn_fragments),
+        ):
+            if items:
+                out.append(f"{len(items)} {title}:")
+                out += [f"  {item}" for item in items[:limit]] + (
+                    [f"  … and {len(items) - limit} more"] if len(items) > limit else []
+                )
+        if self.torn_tail:
+            out.append(f"torn tail: {self.torn_tail} byte(s) after the last newline (a writer died mid-line)")
+        if self.gaps:
+            minutes = sum((b - a) // 60 + 1 for a, b in self.gaps)
+            out.append(f"{len(self.gaps)} gap(s), {minutes} missing minute(s):")
+            out += [f"  {_utc(a)[:16]} … {_utc(b)[:16]} UTC" for a, b in self.gaps[:limit]]
+            if len(self.gaps) > limit:
+                out.append(f"  … and {len(self.gaps) - limit} more")
+        out.append(
+            "no problems found" if not self.problems else f"{self.problems} problem(s) found; --repair fixes them"
+        )
+        return out
+
+
+def verify(store: JsonlStore) -> Report:
+    """Read the whole file as it is and report what is wrong with it."""
+    report = Report()
+    path = store.path
+    report.temp_files = sorted(str(p) for p in path.parent.glob(f".{path.name}.rewrite-*.tmp"))
+    report.torn_fragments = sorted(str(p) for p in path.parent.glob(f"{path.name}.torn-*"))
+    if not path.exists():
+        return report
+    seen_minutes: set[int] = set()
+    previous: int | None = None
+    timestamps: list[int] = []
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.endswith(b"\n"):
+                report.torn_tail = len(line)
+                break
+            try:
+                record = parse_line(line)
+            except RecordError as e:
+                report.bad_lines.append((line_no, str(e)))
+                continue
+            ts = record["timestamp"]
+            minute = minute_of(ts)
+            if minute in seen_minutes:
+                report.duplicates.append((line_no, ts))
+                continue
+            if previous is not None and ts < previous:
+                report.out_of_order.append((line_no, ts))
+            seen_minutes.add(minute)
+            timestamps.append(ts)
+            previous = ts if previous is None else max(previous, ts)
+    report.records = len(timestamps)
+    if timestamps:
+        report.first, report.last = min(timestamps), max(timestamps)
+        report.gaps = missing_minutes(timestamps, minute_of(report.first), minute_of(report.last))
+    return report
+
+
+def repair(store: JsonlStore, *, now: float | None = None) -> tuple[Path, int, int]:
+    """Keep a backup (``<file>.bak-<unix time>``), then rewrite the file with only valid records,
+    sorted, one per minute. Returns (backup path, records before, records after)."""
+    backup = store.path.with_name(f"{store.path.name}.bak-{int(now if now is not None else time.time())}")
+    before, after = store.rewrite(clean, backup=backup)
+    return backup, before, after
+
+
+def _utc(ts: int | None) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")

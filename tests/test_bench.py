@@ -1,0 +1,22 @@
+"""The benchmarks run in quick mode on every CI run, so they never rot. No timing is asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import PROJECT
+
+
+def test_quick_benchmark_runs_end_to_end_and_reports_every_part():
+    out = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "run.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=PROJECT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = (PROJECT / "bench" / "data" / "RESULTS-quick.md").read_text()
+    for part in ("| 3d | latest |", "GET /api/liquidation-1h/latest", "collect_liquidation, coinglass", "events/s"):
+        assert part in report

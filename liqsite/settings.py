@@ -236,6 +236,33 @@ LIQUIDATION_HTTP_RETRY_AFTER_MAX = env_float("LIQUIDATION_HTTP_RETRY_AFTER_MAX",
 LIQUIDATION_HTTP_DEADLINE = env_float("LIQUIDATION_HTTP_DEADLINE", 45.0, minimum=0.1)
 LIQUIDATION_HTTP_MAX_BYTES = env_int("LIQUIDATION_HTTP_MAX_BYTES", 4 * 1024 * 1024, minimum=1024)
 
+# -- alerts (告警) -------------------------------------------------------------------------------------
+# Rules from ALERT_RULES_FILE (JSON) when set, else from the variables below (a rule is on when its
+# threshold is set). Channels are on when their URL / token is set.
+ALERT_RULES_FILE = env_path("ALERT_RULES_FILE", BASE_DIR / "alert-rules.json") if env_str("ALERT_RULES_FILE") else None
+ALERT_LANGUAGE = env_choice("ALERT_LANGUAGE", ("zh-hans", "en"), "zh-hans")
+ALERT_SITE_URL = env_str("ALERT_SITE_URL", "http://127.0.0.1:8000")
+ALERT_COOLDOWN_SECONDS = env_int("ALERT_COOLDOWN_SECONDS", 1800, minimum=0)
+ALERT_H1_THRESHOLD = env_float("ALERT_H1_THRESHOLD", 0.0)
+ALERT_H1_CLEAR = env_float("ALERT_H1_CLEAR", 0.0)
+ALERT_SPIKE_RATIO = env_float("ALERT_SPIKE_RATIO", 0.0)
+ALERT_SPIKE_CLEAR = env_float("ALERT_SPIKE_CLEAR", 0.0)
+ALERT_SPIKE_HOURS = env_int("ALERT_SPIKE_HOURS", 6, minimum=1, maximum=168)
+ALERT_PANIC_THRESHOLD = env_float("ALERT_PANIC_THRESHOLD", 0.0)
+ALERT_PANIC_CLEAR = env_float("ALERT_PANIC_CLEAR", 0.0)
+ALERT_NO_DATA = env_bool("ALERT_NO_DATA", True)
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+ALERT_WEBHOOK_SECRET = env_str("ALERT_WEBHOOK_SECRET")
+ALERT_TELEGRAM_BOT_TOKEN = env_str("ALERT_TELEGRAM_BOT_TOKEN")
+ALERT_TELEGRAM_CHAT_ID = env_str("ALERT_TELEGRAM_CHAT_ID")
+ALERT_TELEGRAM_API_URL = env_str("ALERT_TELEGRAM_API_URL", "https://api.telegram.org")
+ALERT_DINGTALK_WEBHOOK = env_str("ALERT_DINGTALK_WEBHOOK")
+ALERT_DINGTALK_SECRET = env_str("ALERT_DINGTALK_SECRET")
+ALERT_FEISHU_WEBHOOK = env_str("ALERT_FEISHU_WEBHOOK")
+ALERT_FEISHU_SECRET = env_str("ALERT_FEISHU_SECRET")
+ALERT_WECOM_WEBHOOK = env_str("ALERT_WECOM_WEBHOOK")
+LIQUIDATION_ALERT_STATE_FILE = env_path("LIQUIDATION_ALERT_STATE_FILE", DATA_DIR / "alerts_state.json")
+
 # -- live liquidation streams (manage.py stream_liquidations) -------------------------------------
 # Base URLs (scheme and host); the code adds the documented paths, so tests and mirrors can point elsewhere.
 EXCHANGE_BINANCE_WS_URL = env_str("EXCHANGE_BINANCE_WS_URL", "wss://fstream.binance.com")

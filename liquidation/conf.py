@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from .alerts import AlertConfig, Channel, Rule, load_rules
 from .exchanges import ExchangesSource, ExchangeUrls
 from .http import HttpPolicy
 from .sources import Source, build_source
@@ -52,3 +53,41 @@ def exchanges_source() -> ExchangesSource:
         hyperliquid=settings.EXCHANGE_HYPERLIQUID_REST_URL,
     )
     return ExchangesSource(settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, urls)
+
+
+def alert_config() -> AlertConfig:
+    """Alert rules and channels from settings (see README, "Alerts")."""
+    s = settings
+    cooldown = s.ALERT_COOLDOWN_SECONDS
+    env_rules = []
+    if s.ALERT_H1_THRESHOLD > 0:
+        clear = s.ALERT_H1_CLEAR or s.ALERT_H1_THRESHOLD * 0.8
+        env_rules.append(Rule("h1", "h1_threshold", s.ALERT_H1_THRESHOLD, clear, cooldown))
+    if s.ALERT_SPIKE_RATIO > 0:
+        clear = s.ALERT_SPIKE_CLEAR or max(1.0, s.ALERT_SPIKE_RATIO / 2)
+        env_rules.append(Rule("spike", "spike", s.ALERT_SPIKE_RATIO, clear, cooldown, s.ALERT_SPIKE_HOURS))
+    if s.ALERT_PANIC_THRESHOLD > 0:
+        clear = s.ALERT_PANIC_CLEAR or s.ALERT_PANIC_THRESHOLD * 0.8
+        env_rules.append(Rule("panic", "panic_threshold", s.ALERT_PANIC_THRESHOLD, clear, cooldown))
+    if s.ALERT_NO_DATA:
+        stale = s.LIQUIDATION_STALE_SECONDS
+        env_rules.append(Rule("no_data", "no_data", stale, stale, cooldown))
+    channels = []
+    if s.ALERT_WEBHOOK_URL:
+        channels.append(Channel("webhook", s.ALERT_WEBHOOK_URL, s.ALERT_WEBHOOK_SECRET))
+    if s.ALERT_TELEGRAM_BOT_TOKEN and s.ALERT_TELEGRAM_CHAT_ID:
+        url = f"{s.ALERT_TELEGRAM_API_URL.rstrip('/')}/bot{s.ALERT_TELEGRAM_BOT_TOKEN}/sendMessage"
+        channels.append(Channel("telegram", url, chat_id=s.ALERT_TELEGRAM_CHAT_ID))
+    if s.ALERT_DINGTALK_WEBHOOK:
+        channels.append(Channel("dingtalk", s.ALERT_DINGTALK_WEBHOOK, s.ALERT_DINGTALK_SECRET))
+    if s.ALERT_FEISHU_WEBHOOK:
+        channels.append(Channel("feishu", s.ALERT_FEISHU_WEBHOOK, s.ALERT_FEISHU_SECRET))
+    if s.ALERT_WECOM_WEBHOOK:
+        channels.append(Channel("wecom", s.ALERT_WECOM_WEBHOOK))
+    return AlertConfig(
+        rules=load_rules(s.ALERT_RULES_FILE, env_rules),
+        channels=channels,
+        state_file=s.LIQUIDATION_ALERT_STATE_FILE,
+        lang=s.ALERT_LANGUAGE,
+        site_url=s.ALERT_SITE_URL,
+    )

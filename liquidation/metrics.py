@@ -48,8 +48,11 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 class LiqsiteCollector(Collector):
-    def __init__(self, data_file: Path, last_run_file: Path, status_file: Path) -> None:
+    def __init__(
+        self, data_file: Path, last_run_file: Path, status_file: Path, alert_state_file: Path | None = None
+    ) -> None:
         self.data_file, self.last_run_file, self.status_file = data_file, last_run_file, status_file
+        self.alert_state_file = alert_state_file
 
     def collect(self) -> Iterator[Any]:
         last_run = _read(self.last_run_file)
@@ -96,3 +99,12 @@ class LiqsiteCollector(Collector):
             for reason, n in (info.get("skipped") or {}).items():
                 skipped.add_metric([name, reason], float(n))
         yield from (connected, stored, reconnects, skipped)
+
+        sends = CounterMetricFamily(
+            "liqsite_alert_sends", "Alert messages sent, by outcome and channel", labels=["outcome", "channel"]
+        )
+        if self.alert_state_file is not None:
+            for key, n in (_read(self.alert_state_file).get("sends") or {}).items():
+                outcome, _, channel = key.partition("|")
+                sends.add_metric([outcome, channel], float(n))
+        yield sends

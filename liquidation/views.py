@@ -470,6 +470,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             settings.LIQUIDATION_DATA_FILE,
             settings.LIQUIDATION_LAST_RUN_FILE,
             settings.LIQUIDATION_EVENTS_DIR / "status.json",
+            settings.LIQUIDATION_ALERT_STATE_FILE,
         )
     )
     response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

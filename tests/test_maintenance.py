@@ -220,6 +220,10 @@ def test_metrics_are_in_prometheus_format_and_can_need_a_token(client, liq_setti
     assert 'liqsite_stream_events_stored_total{exchange="binance"} 12.0' in body
     assert 'liqsite_stream_frames_skipped_total{exchange="binance",reason="bad_json"} 2.0' in body
     assert "liqsite_newest_record_age_seconds" in body
+    liq_settings.LIQUIDATION_ALERT_STATE_FILE = liq_settings.LIQUIDATION_LAST_RUN_FILE.with_name("alerts.json")
+    liq_settings.LIQUIDATION_ALERT_STATE_FILE.write_text(json.dumps({"sends": {"ok|telegram": 3, "error|dingtalk": 1}}))
+    body = client.get("/metrics").content.decode()
+    assert 'liqsite_alert_sends_total{channel="telegram",outcome="ok"} 3.0' in body
     liq_settings.LIQUIDATION_METRICS_TOKEN = "s3cret"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401

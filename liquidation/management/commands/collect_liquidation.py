@@ -17,8 +17,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from liquidation.alerts import KINDS, run_alerts
 from liquidation.collector import CollectError, collect_once, log_line, run_loop, write_last_run
-from liquidation.conf import configured_source, get_store, http_policy
+from liquidation.conf import alert_config, configured_source, get_store, http_policy
 from liquidation.eventstore import EventStore
 from liquidation.logfiles import command_logging
 from liquidation.maintenance import prune
@@ -76,6 +77,7 @@ class Command(BaseCommand):
             logger.error("%s", log_line("error", source.name, time.monotonic() - started, error=str(e)))
             if not options["dry_run"]:
                 write_last_run(last_run, "error", source=source.name, detail=str(e))
+                self._alerts(kinds=("no_data",))
             return False, str(e), 1
         if result.outcome == "dry-run":
             self.stdout.write(json.dumps(result.record, ensure_ascii=False, indent=2))
@@ -85,7 +87,14 @@ class Command(BaseCommand):
         write_last_run(
             last_run, "ok" if result.outcome == "appended" else "duplicate", source=source.name, detail=result.summary()
         )
+        self._alerts(kinds=KINDS if result.outcome == "appended" else ("no_data",))
         return True, "", 0
+
+    def _alerts(self, kinds: tuple[str, ...]) -> None:
+        """Evaluate the alert rules and send; logged, never fatal (run_alerts does not raise)."""
+        outcome = run_alerts(alert_config(), get_store(), kinds=kinds)
+        if outcome["events"] or outcome["sent"]:
+            logger.info("alerts: %d event(s); sent: %s", outcome["events"], outcome["sent"])
 
     def _maintain(self) -> None:
         """Once a day in the loop: prune to LIQUIDATION_KEEP_DAYS, when set."""

@@ -37,7 +37,16 @@ from typing import Any
 import requests
 
 from .formatting import format_index, format_wan
-from .http import Deadline, FetchError, HttpPolicy, make_session, parse_json_body, redact_url
+from .http import (
+    Deadline,
+    DeadlineExceeded,
+    FetchError,
+    HttpPolicy,
+    hard_deadline,
+    make_session,
+    parse_json_body,
+    redact_url,
+)
 from .records import beijing_datetime
 from .store import FileLock, JsonlStore
 
@@ -118,29 +127,39 @@ def rule_value(rule: Rule, store: JsonlStore, now: float) -> float | None:
 
 def evaluate(config: AlertConfig, store: JsonlStore, now: float, *, kinds: tuple[str, ...] = KINDS) -> list[Event]:
     """Update the rules' state for ``now`` and return the events to announce (state saved)."""
-    events: list[Event] = []
     with _StateFile(config.state_file) as state:
-        rules_state = state.setdefault("rules", {})
-        for rule in config.rules:
-            if rule.kind not in kinds:
-                continue
-            value = rule_value(rule, store, now)
-            if value is None:
-                continue
-            st = rules_state.setdefault(rule.name, {"firing": False, "notified": False, "last_fired": 0})
-            if not st["firing"] and value >= rule.fire:
-                st["firing"] = True
-                if now - st.get("last_fired", 0) >= rule.cooldown:
-                    st["last_fired"] = int(now)
-                    st["notified"] = True
-                    events.append(Event(rule, "fired", value))
-                else:
-                    st["notified"] = False  # within the cooldown: quiet, and no "recovered" later
-            elif st["firing"] and value < rule.clear:
-                st["firing"] = False
-                if st.get("notified"):
-                    events.append(Event(rule, "recovered", value))
-                st["notified"] = False
+        return _evaluate(config, state, store, now, kinds)
+
+
+def _evaluate(
+    config: AlertConfig, state: dict[str, Any], store: JsonlStore, now: float, kinds: tuple[str, ...]
+) -> list[Event]:
+    events: list[Event] = []
+    rules_state = state.setdefault("rules", {})
+    for rule in config.rules:
+        if rule.kind not in kinds:
+            continue
+        value = rule_value(rule, store, now)
+        if value is None:
+            continue
+        st = rules_state.setdefault(rule.name, {"firing": False, "notified": False, "last_fired": 0})
+        cooled = now - st.get("last_fired", 0) >= rule.cooldown
+        if not st["firing"] and value >= rule.fire:
+            st["firing"] = True
+            st["notified"] = cooled
+            if cooled:
+                st["last_fired"] = int(now)
+                events.append(Event(rule, "fired", value))
+        elif st["firing"] and not st.get("notified") and value >= rule.fire and cooled:
+            # It fired again inside the cooldown and is still above the threshold: say so now.
+            st["notified"] = True
+            st["last_fired"] = int(now)
+            events.append(Event(rule, "fired", value))
+        elif st["firing"] and value < rule.clear:
+            st["firing"] = False
+            if st.get("notified"):
+                events.append(Event(rule, "recovered", value))
+            st["notified"] = False
     return events
 
 
@@ -279,13 +298,12 @@ def send(
             headers={"Content-Type": "application/json; charset=utf-8", **headers},
             timeout=(SEND_POLICY.connect_timeout, SEND_POLICY.read_timeout),
             allow_redirects=False,
+            stream=True,
         )
+        with response:
+            content = response.raw.read(100_000, decode_content=True) or b""
         try:
-            parsed = (
-                parse_json_body(response.content[:100_000], url, response.status_code)
-                if response.content.strip()
-                else {}
-            )
+            parsed = parse_json_body(content, url, response.status_code) if content.strip() else {}
         except FetchError:
             parsed = {}
         return _accepted(channel, response.status_code, parsed)
@@ -299,50 +317,68 @@ def send(
 
 
 def run_alerts(
-    config: AlertConfig, store: JsonlStore, now: float | None = None, *, kinds: tuple[str, ...] = KINDS
+    config_factory: Callable[[], AlertConfig] | AlertConfig,
+    store: JsonlStore,
+    now: float | None = None,
+    *,
+    kinds: tuple[str, ...] = KINDS,
+    budget: float = 20.0,
 ) -> dict[str, Any]:
-    """Evaluate, then send new events and retry undelivered ones. Never raises.
+    """Evaluate, queue new events for every channel, then send what is queued. Never raises.
 
-    Returns {"events": n, "sent": {channel: ok|reason}} for the log.
+    Evaluation and queueing are saved together, so a crash cannot mark an alert as fired without
+    its message waiting in the outbox (delivery is at least once). Each send is bounded (its own
+    timeouts, a capped body, and a hard deadline in the main thread); ``budget`` seconds bound them
+    all, so alerts can never hold the minute's collection. Returns {"events": n, "sent": {…}}.
     """
     now = time.time() if now is None else now
     outcome: dict[str, Any] = {"events": 0, "sent": {}}
-    if not config.rules or not config.channels:
-        return outcome
     try:
-        events = evaluate(config, store, now, kinds=kinds)
-        outcome["events"] = len(events)
+        config = config_factory() if callable(config_factory) else config_factory
+        if not config.rules or not config.channels:
+            return outcome
         with _StateFile(config.state_file) as state:
-            outbox = state.setdefault("outbox", {})
+            events = _evaluate(config, state, store, now, kinds)
+            outcome["events"] = len(events)
             if events:
                 text = message(config, events, now)
+                outbox = state.setdefault("outbox", {})
                 for channel in config.channels:
                     outbox.setdefault(channel.name, []).append({"text": text, "attempts": 0})
-            sends = state.setdefault("sends", {})
-            for channel in config.channels:
-                queue = outbox.get(channel.name, [])
-                kept = []
-                for item in queue:
-                    reason = send(channel, item["text"], now)
-                    item["attempts"] += 1
-                    result = "ok" if reason is None else "error"
-                    sends[f"{result}|{channel.name}"] = sends.get(f"{result}|{channel.name}", 0) + 1
-                    outcome["sent"][channel.name] = "ok" if reason is None else reason
-                    if reason is None:
-                        continue
-                    logger.warning(
-                        "alert to %s failed (attempt %d of %d): %s",
-                        channel.name,
-                        item["attempts"],
-                        MAX_ATTEMPTS,
-                        reason,
-                    )
-                    if item["attempts"] < MAX_ATTEMPTS:
-                        kept.append(item)
-                outbox[channel.name] = kept
+        started = time.monotonic()
+        for channel in config.channels:
+            if time.monotonic() - started > budget:
+                outcome["sent"][channel.name] = "postponed: the alert time budget is used up"
+                continue
+            with _StateFile(config.state_file) as state:
+                _deliver(channel, state, now, outcome)
     except Exception:  # alerts must never break a collection
         logger.exception("alerts failed; the collection is not affected")
     return outcome
+
+
+def _deliver(channel: Channel, state: dict[str, Any], now: float, outcome: dict[str, Any]) -> None:
+    outbox = state.setdefault("outbox", {})
+    sends = state.setdefault("sends", {})
+    kept = []
+    for item in outbox.get(channel.name, []):
+        try:
+            with hard_deadline(SEND_POLICY.deadline + 2, f"alert to {channel.name}"):
+                reason = send(channel, item["text"], now)
+        except DeadlineExceeded as e:
+            reason = str(e)
+        item["attempts"] += 1
+        result = "ok" if reason is None else "error"
+        sends[f"{result}|{channel.name}"] = sends.get(f"{result}|{channel.name}", 0) + 1
+        outcome["sent"][channel.name] = "ok" if reason is None else reason
+        if reason is None:
+            continue
+        logger.warning(
+            "alert to %s failed (attempt %d of %d): %s", channel.name, item["attempts"], MAX_ATTEMPTS, reason
+        )
+        if item["attempts"] < MAX_ATTEMPTS:
+            kept.append(item)
+    outbox[channel.name] = kept
 
 
 class _StateFile:

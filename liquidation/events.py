@@ -12,7 +12,8 @@ Conversions (the exchanges' documented semantics; see shared/reference/exchange-
 
 - Binance ``forceOrder``: the order side ``S: SELL`` closes a long. An order is counted once, when its
   status ``X`` is ``FILLED``, at filled quantity × average price (``z × ap``); other states are skipped
-  (counted), so a partially filled order that later fills is not counted twice.
+  (counted), so a partially filled order that later fills is not counted twice. The stream also carries
+  coin-margined contracts (``st: 2``, ``BTCUSD_PERP``) whose ``z`` is a contract count: skipped, counted.
 - Bybit ``allLiquidation``: ``S: Buy`` means a long was liquidated (Bybit's docs). Linear contracts:
   ``usd = v × p``; inverse contracts quote ``v`` in USD already.
 - OKX ``liquidation-orders``: the liquidated side is ``posSide``, or, when ``posSide`` is ``net``, the
@@ -141,10 +142,13 @@ def parse_binance(frame: str | bytes, now_ms: int | None = None) -> Parsed:
         side_raw = _field(order, "S")
         if side_raw not in ("SELL", "BUY"):
             raise Skip("bad_side", str(side_raw))
+        symbol = str(_field(order, "s"))
+        if order.get("st") == 2 or data.get("st") == 2 or "_" in symbol:
+            # Coin-margined (BTCUSD_PERP…): z counts contracts of 10 or 100 USD, not coins. Not summed.
+            raise Skip("coin_margined", symbol)
         qty = _positive(_field(order, "z"), "z")
         price = _positive(_field(order, "ap"), "ap")
         ts = _timestamp(order.get("T", data.get("E")), now_ms)
-        symbol = str(_field(order, "s"))
         out.events.append(
             _event("binance", symbol, ts, "long" if side_raw == "SELL" else "short", qty, price, qty * price)
         )

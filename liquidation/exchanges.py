@@ -82,6 +82,15 @@ def _num(value: Any, name: str) -> float:
         raise VenueError(str(e)) from None
 
 
+def _signed(value: Any, name: str) -> float:
+    """A strict number that may be negative (Gate's sizes carry the side in their sign)."""
+    if isinstance(value, str) and value.startswith("-"):
+        return -_num(value[1:], name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return -_num(-value, name)
+    return _num(value, name)
+
+
 class ExchangesSource:
     name = "exchanges"
 
@@ -123,7 +132,7 @@ class ExchangesSource:
                 store.append(events)
                 state[venue] = {"since_ms": since_ms, "last_ms": last_ms}
                 live[venue] = since_ms // 1000
-            except (VenueError, FetchError) as e:
+            except Exception as e:  # an unexpected answer marks this venue missing, nothing more
                 missing[venue] = str(e)[:200]
                 logger.warning("exchanges: %s liquidations missing this minute: %s", venue, e)
         self._save_json(self.state_path, state)
@@ -152,7 +161,7 @@ class ExchangesSource:
                 continue
             try:
                 oi_usd[venue] = getattr(self, f"_oi_{venue}")(session, policy, deadline)
-            except (VenueError, FetchError) as e:
+            except Exception as e:  # an unexpected answer leaves this venue out of the total
                 oi_missing[venue] = str(e)[:200]
                 logger.warning("exchanges: %s open interest missing this minute: %s", venue, e)
         total_oi = sum(oi_usd.values())
@@ -219,22 +228,29 @@ class ExchangesSource:
         since_ms = state.get("since_ms", start_ms) if continuing else start_ms
         events: list[dict[str, Any]] = []
         url = f"{self.urls.gate}/api/v4/futures/usdt/liq_orders"
-        a = start_ms // 1000
-        end = now_ms // 1000
-        while a < end:
-            b = min(a + 3600, end)
+        windows = [(start_ms // 1000, now_ms // 1000)]
+        while windows:
+            a, b = windows.pop(0)
+            if b - a > 3600:  # Gate refuses windows wider than an hour
+                windows[:0] = [(a, a + 3600), (a + 3600, b)]
+                continue
             _, body = get_json(session, url, policy, deadline, params={"from": str(a), "to": str(b), "limit": "1000"})
             if isinstance(body, dict) and "label" in body:
                 raise VenueError(f"Gate liq_orders {body.get('label')}: {body.get('message')}")
             if not isinstance(body, list):
                 raise VenueError(f"Gate liq_orders: expected a list, got {type(body).__name__}")
             if len(body) >= 1000:
-                logger.warning("gate: 1000 liquidations in one window (%s-%s): the list may be cut", a, b)
+                if b - a <= 1:
+                    raise VenueError(
+                        f"Gate liq_orders: 1000 liquidations within one second at {a}; cannot page further"
+                    )
+                mid = (a + b) // 2  # the list may be cut: ask for each half
+                windows[:0] = [(a, mid), (mid, b)]
+                continue
             for item in body:
                 event = self._gate_event(item, multipliers, now_ms)
                 if event is not None:
                     events.append(event)
-            a = b
         return events, since_ms, now_ms
 
     def _gate_multipliers(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> dict[str, float]:
@@ -255,12 +271,12 @@ class ExchangesSource:
     def _gate_event(item: Any, multipliers: dict[str, float], now_ms: int) -> dict[str, Any] | None:
         try:
             contract = str(item["contract"])
-            size = float(item["size"])
-            order_size = abs(float(item.get("order_size", item["size"])))
-            left = abs(float(item.get("left", 0)))
+            size = _signed(item["size"], "size")
+            order_size = abs(_signed(item.get("order_size", item["size"]), "order_size"))
+            left = abs(_signed(item.get("left", 0), "left"))
             price = _num(item["fill_price"], "fill_price")
             ts_ms = int(item["time"]) * 1000
-        except (KeyError, TypeError, ValueError, VenueError):
+        except (KeyError, TypeError, ValueError, VenueError, AttributeError):
             return None
         multiplier = multipliers.get(contract)
         filled = order_size - left
@@ -325,7 +341,8 @@ class ExchangesSource:
             else:
                 # The page budget ran out before the floor: complete only from the oldest reached.
                 reached_ms = max(reached_ms, category_oldest)
-        since_ms = state.get("since_ms", reached_ms) if continuing else reached_ms
+        # Fresh, or the page budget ran out before the last poll: complete only from what was reached.
+        since_ms = state.get("since_ms", reached_ms) if continuing and reached_ms == floor_ms else reached_ms
         return events, since_ms, now_ms
 
     @staticmethod
@@ -455,10 +472,12 @@ class ExchangesSource:
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             for symbol, value in pool.map(one, todo):
+                entry = cache.setdefault(symbol, {})
+                entry["t"] = int(self.clock())  # failures too: a symbol that keeps failing must not block the rotation
                 if value is not None:
-                    cache[symbol] = {"oi": value, "t": int(self.clock())}
+                    entry["oi"] = value
         self._save_json(self.oi_cache_path, cache)
-        known = [s for s in marks if s in cache]
+        known = [s for s in marks if "oi" in (cache.get(s) or {})]
         if len(known) < 0.9 * len(marks):
             raise VenueError(f"Binance open interest known for {len(known)} of {len(marks)} symbols so far")
         return sum(cache[s]["oi"] * marks[s] for s in known)

@@ -62,9 +62,9 @@ def prune(
         oldest_kept = datetime.fromtimestamp(cutoff, UTC).date()
         for day in events.days():
             if day < oldest_kept:
-                path = events.path_for(day)
-                path.unlink(missing_ok=True)
-                path.with_name(path.name + ".lock").unlink(missing_ok=True)
+                # Whole past days: nothing appends to them any more. Their lock sidecars stay, as every
+                # lock file does (deleting one under a waiting writer would split the lock).
+                events.path_for(day).unlink(missing_ok=True)
                 removed.append(day.isoformat())
     return PruneResult(before, after, removed)
 

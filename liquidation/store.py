@@ -89,7 +89,7 @@ class ReadReport:
 class JsonlStore:
     """The series in ``path`` (created with its folders on first append)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
@@ -320,19 +320,22 @@ def append_durably(
     ``os.write`` and ``os.fdatasync``s it. Raises StoreError on any I/O failure, leaving the file as
     it was (a short or failed write is truncated away).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(path.with_name(path.name + ".lock"), lock_timeout):
-        created = not path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            cut_torn_tail(fd, path)
-            if check is not None:
-                check(fd)
-            _write_whole(fd, data, path)
-        finally:
-            os.close(fd)
-        if created:
-            _fsync_dir(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path.with_name(path.name + ".lock"), lock_timeout):
+            created = not path.exists()
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                cut_torn_tail(fd, path)
+                if check is not None:
+                    check(fd)
+                _write_whole(fd, data, path)
+            finally:
+                os.close(fd)
+            if created:
+                _fsync_dir(path.parent)
+    except OSError as e:  # a folder or lock that cannot be created, a failed truncate: one error type
+        raise StoreError(f"appending to {path} failed: {e.strerror or e}") from e
 
 
 def _write_whole(fd: int, buf: bytes, path: Path) -> None:
@@ -417,7 +420,10 @@ class FileLock:
         self.path, self.timeout, self.fd = path, timeout, -1
 
     def __enter__(self) -> FileLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise StoreError(f"cannot open the lock file {self.path}: {e.strerror or e}") from e
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -572,7 +578,8 @@ class _LRU:
         with self.lock:
             self.data[key] = value
             self.data.move_to_end(key)
-            while len(self.data) > self.size:
+            # Bounded by entries and by records held in all: a worker's memory stays small.
+            while len(self.data) > self.size or sum(len(v) for v in self.data.values()) > self.max_records * 2:
                 self.data.popitem(last=False)
 
 

@@ -36,10 +36,9 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from .events import Contract, Parsed, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
+from .events import MAX_AGE_MS, Contract, Parsed, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
 from .eventstore import EventStore
 from .http import Deadline, FetchError, HttpPolicy, get_json, make_session
-from .store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +265,7 @@ class Listener:
         self.status = {v.exchange: VenueStatus() for v in venues}
         self._pending: list[dict[str, Any]] = []
         self._started = time.time()
+        self._forgot_at = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen until ``stop`` is set, then flush what is held, write the status and return."""
@@ -292,7 +292,7 @@ class Listener:
         while not stop.is_set():
             try:
                 specs = await asyncio.to_thread(venue.plan)
-            except (FetchError, OSError, ValueError) as e:
+            except Exception as e:  # an unexpected answer must not end this venue for good
                 status.last_error = f"listing instruments: {e}"[:300]
                 logger.warning("%s: cannot list instruments: %s", venue.exchange, e)
                 attempt += 1
@@ -305,7 +305,7 @@ class Listener:
                 while not await _sleep_or_stop(stop, self.refresh_interval):
                     try:
                         fresh = await asyncio.to_thread(venue.plan)
-                    except (FetchError, OSError, ValueError) as e:
+                    except Exception as e:
                         status.last_error = f"refreshing instruments: {e}"[:300]
                         continue
                     if [s.subscribe for s in fresh] != [s.subscribe for s in specs]:
@@ -319,13 +319,17 @@ class Listener:
     async def _connection(self, spec: ConnSpec, status: VenueStatus, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         attempt = 0
+        recycle_since = False
+        kept_since: float | None = None
         while not stop.is_set():
             recycle = False
             try:
                 async with connect(spec.url, open_timeout=10, close_timeout=2, max_size=2**22) as ws:
                     for message in spec.subscribe:
                         await ws.send(message)
-                    status.connections[spec.name] = time.time()
+                    # A planned recycle (age limit) keeps the connection's "since": the feed was
+                    # followed throughout, but for the second it took to reconnect.
+                    status.connections[spec.name] = kept_since if recycle_since else time.time()
                     logger.info("%s: connected to %s", spec.name, spec.url)
                     pinger = asyncio.create_task(self._pinger(ws, spec)) if spec.ping_text else None
                     opened = last_data = loop.time()
@@ -342,8 +346,11 @@ class Listener:
                             except TimeoutError:
                                 continue
                             parsed = spec.parse(frame)
-                            if not parsed.control:
+                            # Binance has no application ping: only data proves its feed alive (its
+                            # old path accepts and then says nothing). Bybit and OKX answer our pings.
+                            if not parsed.control or spec.ping_text is not None:
                                 last_data = loop.time()
+                            if not parsed.control:
                                 attempt = 0
                             if parsed.events:
                                 self._pending.extend(parsed.events)
@@ -360,11 +367,13 @@ class Listener:
                 raise
             except _Recycle as e:
                 recycle = True
+                kept_since = status.connections.get(spec.name)
                 logger.info("%s: reconnecting (%s)", spec.name, e)
             except Exception as e:  # connection refused, handshake failure, closed, silence, bad URL
                 status.last_error = f"{spec.name}: {e.__class__.__name__}: {e}"[:300]
                 logger.warning("%s: %s: %s", spec.name, e.__class__.__name__, e)
-            status.connections[spec.name] = None
+            recycle_since = recycle and kept_since is not None
+            status.connections[spec.name] = kept_since if recycle_since else None
             if stop.is_set():
                 break
             status.reconnects += 1
@@ -398,10 +407,13 @@ class Listener:
         batch, self._pending = self._pending, []
         try:
             written = await asyncio.to_thread(self.store.append, batch)
-        except StoreError as e:
+        except Exception as e:  # a disk error must not end the flusher: keep the batch, try again
             logger.error("storing %d events failed (%s); keeping them for the next flush", len(batch), e)
             self._pending = batch + self._pending
             return 0
+        if time.monotonic() - self._forgot_at > 600:  # keys older than any accepted event: let them go
+            self._forgot_at = time.monotonic()
+            self.store.forget_before(int(time.time() * 1000) - MAX_AGE_MS)
         counts = Counter(e["exchange"] for e in written)
         for exchange, n in Counter(e["exchange"] for e in batch).items():
             status = self.status.setdefault(exchange, VenueStatus())

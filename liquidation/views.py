@@ -196,7 +196,8 @@ class StatsView(SeriesAPIView):
             return response
         now = time.time()
         hours = q.validated_data["hours"]
-        records = self.store.range(int(now) - hours * 3600 - 60, int(now))
+        minute_end = int(now) // 60 * 60 + 59  # minute-aligned: one cached read serves the whole minute
+        records = self.store.range(minute_end - hours * 3600 - 119, minute_end)
         return Response(series.stats(records, hours, now))
 
 

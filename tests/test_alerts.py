@@ -258,3 +258,34 @@ def test_dingtalk_signature_matches_the_documented_recipe():
     assert dingtalk_sign(secret, ts) == urllib.parse.quote_plus(expected)
     key = f"{1700000000}\n{secret}".encode()
     assert feishu_sign(secret, 1700000000) == base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+
+
+def test_a_second_firing_inside_the_cooldown_is_announced_once_the_cooldown_is_over(tmp_path, store):
+    cfg = config(tmp_path, [H1])
+    store.append(rec(NOW - 300, 12000))
+    assert [e.kind for e in evaluate(cfg, store, NOW - 300)] == ["fired"]
+    store.append(rec(NOW - 240, 7000))
+    assert [e.kind for e in evaluate(cfg, store, NOW - 240)] == ["recovered"]
+    store.append(rec(NOW - 180, 12000))  # again, inside the 600 s cooldown: quiet for now
+    assert evaluate(cfg, store, NOW - 180) == []
+    store.append(rec(NOW + 300, 15000))  # still high once the cooldown is over: announced
+    assert [e.kind for e in evaluate(cfg, store, NOW + 300)] == ["fired"]
+
+
+def test_a_broken_alert_setting_does_not_fail_the_collection(liq_settings, store, upstream, fixture_path):
+    liq_settings.LIQUIDATION_SOURCE_URL = upstream.route(
+        "/p", Reply.file(fixture_path("upstream/panic-api/latest-flat.json"))
+    )
+    liq_settings.ALERT_RULES_FILE = liq_settings.LIQUIDATION_LAST_RUN_FILE.with_name("missing-rules.json")
+    liq_settings.ALERT_WEBHOOK_URL = "http://127.0.0.1:9/hook"
+    call_command("collect_liquidation", stdout=StringIO(), stderr=StringIO())  # no exception: exit 0
+    assert store.count() == 1
+
+
+def test_a_webhook_that_trickles_cannot_hold_the_collector(tmp_path, store, upstream):
+    url = upstream.route("/slow", Reply(200, b"x" * 200, drip=1.0))
+    store.append(rec(NOW, 12000))
+    started = time.monotonic()
+    outcome = run_alerts(config(tmp_path, [H1], [Channel("webhook", url)]), store, NOW, budget=5)
+    assert time.monotonic() - started < 15
+    assert outcome["sent"]["webhook"] != "ok"

@@ -194,3 +194,11 @@ def test_stream_command_stays_out_of_the_way_of_other_sources(tmp_path):
     bad = run_manage(subprocess_env(tmp_path), "stream_liquidations", "--exchanges", "gate")
     assert bad.returncode == 1
     assert "unknown exchange(s) gate" in bad.stderr
+
+
+def test_stream_command_with_the_default_venue_list_listens_to_the_streamed_ones(tmp_path):
+    out = run_manage(subprocess_env(tmp_path), "stream_liquidations", "--duration", "1", "-v", "2")
+    assert out.returncode == 0, out.stderr
+    assert "unknown exchange" not in out.stderr
+    status = json.loads((tmp_path / "data" / "events" / "status.json").read_text())
+    assert sorted(status["venues"]) == ["binance", "bybit", "okx"]

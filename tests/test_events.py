@@ -155,3 +155,27 @@ def test_same_order_has_the_same_key(fixture_path):
     a = parse_binance(frame, now_ms=NOW_MS).events[0]
     b = parse_binance(frame, now_ms=NOW_MS).events[0]
     assert event_key(a) == event_key(b)
+
+
+def test_binance_coin_margined_orders_are_skipped_not_summed_as_coins():
+    frame = json.dumps(
+        {
+            "stream": "!forceOrder@arr",
+            "data": {
+                "e": "forceOrder",
+                "E": NOW_MS,
+                "o": {
+                    "s": "BTCUSD_PERP",
+                    "S": "SELL",
+                    "X": "FILLED",
+                    "z": "100",
+                    "ap": "82000",
+                    "T": NOW_MS - 5,
+                    "st": 2,
+                },
+            },
+        }
+    )
+    parsed = parse_binance(frame, now_ms=NOW_MS)
+    assert parsed.events == []
+    assert parsed.skipped == {"coin_margined": 1}

@@ -385,3 +385,43 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
     assert latest["total_position"] == round(
         (EXPECTED_OI["binance"] + EXPECTED_OI["okx"] + EXPECTED_OI["gate"]) / 1e8, 4
     )
+
+
+def test_a_gate_window_that_hits_the_1000_row_limit_is_split_until_nothing_is_cut(
+    tmp_path, venues, upstream, fixture_path
+):
+    template = json.loads(fixture_path("upstream/gate/liq_orders.json").read_text())[0]
+    orders = [  # a cascade: 1,500 liquidations in 750 seconds
+        {**template, "time": NOW - 1800 + i // 2, "size": str(100 + i), "order_size": str(-(100 + i))}
+        for i in range(1500)
+    ]
+
+    def liq_orders(query, body):
+        a, b = int(query["from"][0]), int(query["to"][0])
+        return Reply(200, json.dumps([o for o in orders if a <= o["time"] <= b][:1000]).encode())  # Gate's limit
+
+    upstream.route_fn("/api/v4/futures/usdt/liq_orders", liq_orders)
+    stream_state(tmp_path, {"binance": NOW - 3600})
+    collect(ExchangesSource(tmp_path, venues=["gate", "binance"], urls=venues))
+    gate = [e for e in EventStore(tmp_path).read((NOW - 3600) * 1000, NOW_MS) if e["exchange"] == "gate"]
+    assert len(gate) == 1500
+
+
+def test_a_binance_symbol_that_keeps_failing_does_not_freeze_the_rotation(tmp_path, venues, upstream):
+    marks = [{"symbol": f"S{i}USDT", "markPrice": "10"} for i in range(100)]
+    upstream.route("/fapi/v1/premiumIndex", Reply(200, json.dumps(marks).encode()))
+
+    def open_interest(query, body):
+        symbol = query["symbol"][0]
+        if symbol == "S0USDT":
+            return Reply(400, b'{"code": -1121, "msg": "Invalid symbol."}')
+        return Reply(200, json.dumps({"symbol": symbol, "openInterest": "2", "time": NOW_MS}).encode())
+
+    upstream.route_fn("/fapi/v1/openInterest", open_interest)
+    stream_state(tmp_path, {"binance": NOW - 3600})
+    source = ExchangesSource(tmp_path, venues=["binance"], urls=venues)
+    collect(source)
+    upstream.requests.clear()
+    collect(source)
+    asked = {r.query["symbol"][0] for r in upstream.requests if r.path == "/fapi/v1/openInterest"}
+    assert len(asked) == 40  # the rotation goes on: 40 stalest, not just the failing one

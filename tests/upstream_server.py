@@ -38,6 +38,10 @@ class SeenRequest:
     body: bytes = b""
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # clients that open many connections at once must not be refused
+
+
 class UpstreamServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
@@ -46,7 +50,7 @@ class UpstreamServer:
         self._served: dict[str, int] = {}
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -92,7 +92,7 @@ class Command(BaseCommand):
 
     def _alerts(self, kinds: tuple[str, ...]) -> None:
         """Evaluate the alert rules and send; logged, never fatal (run_alerts does not raise)."""
-        outcome = run_alerts(alert_config(), get_store(), kinds=kinds)
+        outcome = run_alerts(alert_config, get_store(), kinds=kinds)  # builds the config inside its guard
         if outcome["events"] or outcome["sent"]:
             logger.info("alerts: %d event(s); sent: %s", outcome["events"], outcome["sent"])
 

@@ -4,6 +4,7 @@ event (see ``liquidation/streams.py``). Runs until SIGINT/SIGTERM, then flushes 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from typing import Any
 
@@ -18,7 +19,8 @@ from liquidation.streams import EXCHANGES, BinanceVenue, BybitVenue, Listener, O
 
 
 def build_venues(names: list[str]) -> list[Venue]:
-    policy = http_policy()
+    # Instrument lists are fetched in a thread that SIGTERM has to wait for: keep it short.
+    policy = dataclasses.replace(http_policy(), deadline=min(http_policy().deadline, 10.0))
     make = {
         "binance": lambda: BinanceVenue(settings.EXCHANGE_BINANCE_WS_URL),
         "bybit": lambda: BybitVenue(settings.EXCHANGE_BYBIT_WS_URL, settings.EXCHANGE_BYBIT_REST_URL, policy),
@@ -56,11 +58,10 @@ class Command(BaseCommand):
             if source is None or source.name != "exchanges":
                 self.stdout.write("stream_liquidations: the collector does not use the exchanges source; not listening")
                 return
-        names = [
-            n.strip()
-            for n in (options["exchanges"] or ",".join(settings.LIQUIDATION_EXCHANGES)).split(",")
-            if n.strip()
-        ]
+        if options["exchanges"]:
+            names = [n.strip() for n in options["exchanges"].split(",") if n.strip()]
+        else:  # the streamed venues of LIQUIDATION_EXCHANGES; Gate, Bitget, Hyperliquid are polled by the collector
+            names = [n for n in settings.LIQUIDATION_EXCHANGES if n in EXCHANGES]
         unknown = sorted(set(names) - set(EXCHANGES))
         if unknown or not names:
             raise CommandError(

@@ -153,12 +153,7 @@ class JsonlStore:
         return record
 
     def _latest_from(self, fd: int, report: ReadReport) -> dict[str, Any] | None:
-        for line in _lines_backwards(fd, report):
-            try:
-                return parse_line(line)
-            except RecordError as e:
-                report.skip(None, str(e))
-        return None
+        return next(_valid(_lines_backwards(fd, report), report), None)
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every valid record, oldest first. Warns once, at the end, about skipped lines."""
@@ -208,12 +203,7 @@ class JsonlStore:
             if limit is not None:
                 stop = size if end is None else _seek_exact(fd, size, end + 1)
                 out: list[dict[str, Any]] = []
-                for line in _lines_backwards(fd, report, stop if stop < size else None):
-                    try:
-                        record = parse_line(line)
-                    except RecordError as e:
-                        report.skip(None, str(e))
-                        continue
+                for record in _valid(_lines_backwards(fd, report, stop if stop < size else None), report):
                     ts = record["timestamp"]
                     if start is not None and ts < start:
                         break
@@ -249,12 +239,7 @@ class JsonlStore:
         self, fd: int, size: int, start: int | None, end: int | None, report: ReadReport
     ) -> Iterator[dict[str, Any]]:
         offset = 0 if start is None else _seek(fd, size, start)
-        for line in _lines_forward(fd, offset, size, report):
-            try:
-                record = parse_line(line)
-            except RecordError as e:
-                report.skip(None, str(e))
-                continue
+        for record in _valid(_lines_forward(fd, offset, size, report), report):
             ts = record["timestamp"]
             if start is not None and ts < start:
                 continue
@@ -468,6 +453,15 @@ def _lines_backwards(fd: int, report: ReadReport, stop: int | None = None) -> It
                 yield line + b"\n"
             elif line:
                 report.skip(None, "blank line")
+
+
+def _valid(lines: Iterator[bytes], report: ReadReport) -> Iterator[dict[str, Any]]:
+    """The records among ``lines``; each line that is not one is skipped and counted in ``report``."""
+    for line in lines:
+        try:
+            yield parse_line(line)
+        except RecordError as e:
+            report.skip(None, str(e))
 
 
 def _lines_forward(fd: int, offset: int, size: int, report: ReadReport) -> Iterator[bytes]:

@@ -74,7 +74,19 @@ class ApiRateThrottle(AnonRateThrottle):
         return settings.LIQUIDATION_API_RATE
 
 
-class SeriesAPIView(APIView):
+class InlineStylesCSP:
+    """For DRF views: their browsable HTML (and Swagger UI) carry inline styles of their own, so the
+    CSP allows inline styles on these responses; never inline script."""
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response._csp_update = API_CSP_UPDATE  # read by django-csp's middleware
+        return response
+
+
+class SeriesAPIView(InlineStylesCSP, APIView):
     throttle_classes = [ApiRateThrottle]
     time_dependent = False
 
@@ -107,7 +119,6 @@ class SeriesAPIView(APIView):
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
-        response._csp_update = API_CSP_UPDATE  # read by django-csp's middleware
         if response.status_code in (200, 304) and getattr(self, "etag", None):
             response.headers["ETag"] = self.etag
             response.headers["Last-Modified"] = http_date(self.last_modified)
@@ -201,7 +212,7 @@ class StatsView(SeriesAPIView):
         return Response(series.stats(records, hours, now))
 
 
-class CollectorStatusView(APIView):
+class CollectorStatusView(InlineStylesCSP, APIView):
     """What the collector and the listener last said: for dashboards that must explain an empty or
     stale series ("no exchange reachable", "listener not running")."""
 
@@ -224,13 +235,6 @@ class CollectorStatusView(APIView):
             }
         )
         patch_cache_control(response, no_cache=True)
-        return response
-
-    def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response._csp_update = API_CSP_UPDATE
         return response
 
 
@@ -354,22 +358,15 @@ class ExportJSONLView(ExportView):
 # -- schema and docs ------------------------------------------------------------------------------
 
 
-class SchemaView(SpectacularAPIView):
+class SchemaView(InlineStylesCSP, SpectacularAPIView):
     throttle_classes = [ApiRateThrottle]
 
 
-class DocsView(SpectacularSwaggerSplitView):
+class DocsView(InlineStylesCSP, SpectacularSwaggerSplitView):
     """Swagger UI from local static files (drf-spectacular-sidecar); its init script is a separate
     request, so the page needs no inline script."""
 
     throttle_classes = [ApiRateThrottle]
-
-    def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response._csp_update = API_CSP_UPDATE
-        return response
 
 
 # -- the page -------------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ def test_sigkill_during_appends_never_loses_or_duplicates_an_acknowledged_record
     records = [parse_line(line) for line in lines]  # every line parses after the next append
     indexes = [r["hour_1_amount"] for r in records[:-1]]
     assert len(acknowledged) > 25
+    print(f"\nproof: {kills} SIGKILLs, {len(acknowledged)} acknowledged records checked, lost 0, duplicated 0")
     for i in acknowledged:
         assert indexes.count(i) == 1, i
     assert len(set(indexes)) == len(indexes)
@@ -167,7 +168,7 @@ def test_sigkill_during_a_rewrite_leaves_the_old_file_or_the_new_one(tmp_path, o
         proc = subprocess.Popen(
             [sys.executable, "-c", _script(REWRITER), str(path), *args], stdout=subprocess.PIPE, text=True
         )
-        time.sleep(0.2 + rng.random() * 0.5)
+        time.sleep(0.1 + rng.random() * 0.35)  # from before the rewrite starts to after it ends
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         data = path.read_bytes()
@@ -176,6 +177,7 @@ def test_sigkill_during_a_rewrite_leaves_the_old_file_or_the_new_one(tmp_path, o
         JsonlStore(path).rewrite(lambda rs: rs)  # the next rewrite cleans up after the killed one
         assert verify(JsonlStore(path)).temp_files == []
     assert outcomes["old"] + outcomes["new"] == 12
+    print(f"\nproof: {operation} killed 12 times: old file {outcomes['old']}×, new file {outcomes['new']}×, mixed 0×")
 
 
 APPENDER = textwrap.dedent(

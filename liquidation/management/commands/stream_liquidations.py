@@ -20,7 +20,8 @@ from liquidation.streams import EXCHANGES, BinanceVenue, BybitVenue, Listener, O
 
 def build_venues(names: list[str]) -> list[Venue]:
     # Instrument lists are fetched in a thread that SIGTERM has to wait for: keep it short.
-    policy = dataclasses.replace(http_policy(), deadline=min(http_policy().deadline, 10.0))
+    policy = http_policy()
+    policy = dataclasses.replace(policy, deadline=min(policy.deadline, 10.0))
     make = {
         "binance": lambda: BinanceVenue(settings.EXCHANGE_BINANCE_WS_URL),
         "bybit": lambda: BybitVenue(settings.EXCHANGE_BYBIT_WS_URL, settings.EXCHANGE_BYBIT_REST_URL, policy),

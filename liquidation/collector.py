@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session
+from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session, redact_text
 from .records import RecordError, beijing_datetime, build_record, minute_of
 from .sources import ConfigError, Source, SourceError
-from .store import DuplicateMinute, FileLock, JsonlStore, StoreError
+from .store import DuplicateMinute, FileLock, FutureRecord, JsonlStore, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,13 @@ HARD_DEADLINE_GRACE = 2.0  # seconds past the soft deadline before SIGALRM inter
 
 
 class CollectError(Exception):
-    """A collection failed; nothing was written. ``str()`` names the source, URL and reason."""
+    """A collection failed; nothing was written. ``str()`` names the source, URL (redacted) and
+    reason, for the log; ``kind`` is a short URL-free word for public answers (``timeout``,
+    ``refused``, ``not-json``, ``implausible-value``, ``future-record``, ``store``, …)."""
+
+    def __init__(self, message: str, *, kind: str = "bad-answer") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -85,25 +91,39 @@ def collect_once(
         # the hard one, a little later, ends the rest (slow headers, DNS).
         with hard_deadline(policy.deadline + HARD_DEADLINE_GRACE, source.describe()):
             reading = source.fetch(session, policy, deadline)
-    except (SourceError, FetchError, DeadlineExceeded) as e:
-        raise CollectError(f"source {source.name}: {e}") from e
+    except FetchError as e:
+        raise CollectError(f"source {source.name}: {e}", kind=e.kind) from e
+    except DeadlineExceeded as e:
+        raise CollectError(f"source {source.name}: {e}", kind="deadline") from e
+    except SourceError as e:
+        raise CollectError(f"source {source.name}: {e}", kind=getattr(e, "kind", "bad-answer")) from e
+    except Exception as e:
+        # Whatever a hostile answer makes a parser raise (RecursionError, KeyError, TypeError…) is
+        # this source's failure, told in one sentence; never a traceback that skips last_run.json.
+        raise CollectError(
+            f"source {source.name}: unexpected {e.__class__.__name__} while fetching or reading the answer: "
+            f"{redact_text(str(e))[:200]}",
+            kind="bad-answer",
+        ) from e
     finally:
         session.close()
 
     try:
         record = build_record(
-            ts, reading.values, source=reading.source, source_time=reading.source_time, **reading.extra
+            ts, reading.values, now=ts, source=reading.source, source_time=reading.source_time, **reading.extra
         )
     except RecordError as e:
-        raise CollectError(f"source {source.name}: invalid value: {e}") from e
+        raise CollectError(f"source {source.name}: invalid value: {e}", kind="implausible-value") from e
     if dry_run:
         return CollectResult("dry-run", record, source.name, time.monotonic() - started)
     try:
         store.append(record)
     except DuplicateMinute as e:
         return CollectResult("duplicate", e.existing, source.name, time.monotonic() - started)
+    except FutureRecord as e:
+        raise CollectError(f"store {store.path}: {e}", kind="future-record") from e
     except StoreError as e:
-        raise CollectError(f"store {store.path}: {e}") from e
+        raise CollectError(f"store {store.path}: {e}", kind="store") from e
     return CollectResult("appended", record, source.name, time.monotonic() - started)
 
 
@@ -138,10 +158,19 @@ def run_loop(
 
 
 def write_last_run(
-    path: str | os.PathLike[str], outcome: str, *, source: str | None, detail: str, now: float | None = None
+    path: str | os.PathLike[str],
+    outcome: str,
+    *,
+    source: str | None,
+    detail: str,
+    error_class: str | None = None,
+    now: float | None = None,
 ) -> None:
     """Atomically replace ``path`` with ``{"time", "datetime", "outcome", "source", "detail" | "error",
-    "last_success", "counts"}``.
+    "error_class", "last_success", "counts"}``.
+
+    ``detail``/``error`` are for operators (redacted URLs, still never shown publicly);
+    ``error_class`` is the short URL-free word public answers show.
 
     ``outcome`` is ``ok``, ``duplicate``, ``error`` or ``unconfigured``. ``counts`` keeps running totals
     per ``outcome|source`` and ``last_success`` the time of the last good one (the metrics read them).
@@ -157,16 +186,20 @@ def write_last_run(
                 previous = json.loads(target.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 previous = {}
+            if not isinstance(previous, dict):
+                previous = {}
             counts = previous.get("counts") if isinstance(previous.get("counts"), dict) else {}
             key = f"{outcome}|{source or 'none'}"
-            counts[key] = int(counts.get(key, 0)) + 1
+            before = counts.get(key, 0)
+            counts[key] = (before if isinstance(before, int) and not isinstance(before, bool) else 0) + 1
             payload = {
                 "time": ts,
                 "datetime": beijing_datetime(ts),
                 "outcome": outcome,
                 "source": source,
-                "error" if outcome in ("error", "unconfigured") else "detail": detail,
-                "last_success": ts if outcome in ("ok", "duplicate") else previous.get("last_success"),
+                "error" if outcome in ("error", "unconfigured") else "detail": redact_text(detail),
+                "error_class": error_class,
+                "last_success": ts if outcome in ("ok", "duplicate") else _int_or_none(previous.get("last_success")),
                 "counts": counts,
             }
             fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
@@ -175,12 +208,18 @@ def write_last_run(
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     json.dump(payload, f, ensure_ascii=False)
                     f.write("\n")
+                    f.flush()
+                    os.fsync(f.fileno())
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
     except (OSError, StoreError) as e:
         logger.warning("could not write %s: %s", target, e)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def log_line(
@@ -193,7 +232,7 @@ def log_line(
             if key in record:
                 parts.append(f"{key}={record[key]}")
     if error:
-        parts.append(f"error={json.dumps(error, ensure_ascii=False)}")
+        parts.append(f"error={json.dumps(redact_text(error), ensure_ascii=False)}")
     return "collect " + " ".join(parts)
 
 

@@ -7,12 +7,16 @@ streamed so a server that drips bytes cannot hold the run past it, the body size
 redirects are never followed (an upstream must not be able to send the collector to another host),
 and the JSON is parsed strictly (no NaN/Infinity, no numbers that overflow).
 
-Every failure is raised as ``FetchError`` with a message fit for a log line; URLs in messages
-are passed through ``redact_url`` so secrets in query strings never reach a log.
+Every failure, whatever raised it (requests, urllib3, the standard library's URL parsing of a
+hostile ``Location``, the JSON parser), is raised as ``FetchError`` with a message fit for a log
+line and a short ``kind`` fit for a public answer; URLs in messages are passed through
+``redact_url`` so credentials (userinfo, secret-looking query values, token path segments) never
+reach a log.
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -37,17 +41,34 @@ from .records import RecordError, loads_strict
 
 USER_AGENT = "liqsite-collector/1.0 (+https://github.com/liqsite)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_SECRET_PARAMS = ("key", "token", "secret", "sign", "signature", "password", "apikey", "api_key", "auth")
+#: Query parameter names whose values are credentials (matched anywhere in the name, any case).
+_SECRET_NAME = re.compile(r"token|key|secret|pass|sig|auth|session|credential|jwt|access|private|cookie", re.I)
+#: Path segments that are credentials in the services this project talks to.
+_SECRET_PATHS = (
+    re.compile(r"(?<=/bot)[^/?#\s]*(?::|%3A)[^/?#\s]*", re.I),  # Telegram /bot<id>:<token>/
+    re.compile(r"(?<=/hook/)[^/?#\s]+"),  # Feishu/Lark /open-apis/bot/v2/hook/<id>
+    re.compile(r"(?<=/api/webhooks/)[^?#\s]+"),  # Discord /api/webhooks/<id>/<token>
+    re.compile(r"(?<=/services/)[^?#\s]+"),  # Slack /services/T…/B…/<secret>
+)
+# A long path segment mixing letters and digits is taken for a token (no API path looks like one).
+_TOKENISH = re.compile(r"\A(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~%:=]{24,}\Z")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_PARAM_IN_TEXT = re.compile(r"(?<=[?&;])([^=&\s'\"]+)=([^&\s'\"#]*)")
 
 
 class FetchError(Exception):
-    """An upstream request failed. ``str()`` is one log-ready sentence; ``url`` is redacted."""
+    """An upstream request failed. ``str()`` is one log-ready sentence; ``url`` is redacted.
 
-    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
-        super().__init__(f"{redact_url(url)}: {reason}")
+    ``kind`` is a short, URL-free word for public answers: refused, timeout, dns, http-status,
+    redirect, too-large, not-json, deadline, bad-answer.
+    """
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None, kind: str = "bad-answer") -> None:
+        super().__init__(f"{redact_url(url)}: {redact_text(reason)}")
         self.url = redact_url(url)
-        self.reason = reason
+        self.reason = redact_text(reason)
         self.status = status
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -191,7 +212,7 @@ def get_json(
     """
     full_url = url if not params else f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
     if deadline.expired():
-        raise FetchError(full_url, f"time budget of {deadline.seconds:g} s used up before the request")
+        raise FetchError(full_url, f"time budget of {deadline.seconds:g} s used up before the request", kind="deadline")
     timeout = (
         max(0.05, min(policy.connect_timeout, deadline.remaining())),
         max(0.05, min(policy.read_timeout, deadline.remaining())),
@@ -204,7 +225,12 @@ def get_json(
                 full_url, json=json_body, headers=headers, timeout=timeout, stream=True, allow_redirects=False
             )
     except requests.RequestException as e:
-        raise FetchError(full_url, _describe_request_error(e, timeout)) from e
+        reason, kind = _describe_request_error(e, timeout)
+        raise FetchError(full_url, reason, kind=kind) from e
+    except Exception as e:
+        # requests and urllib3 let some errors out unwrapped: a ValueError from parsing a hostile
+        # redirect Location ("http://[::1/x", a port of 99999), LocationParseError, UnicodeError.
+        raise FetchError(full_url, f"the request failed: {_root_reason(e)}") from e
 
     with resp:
         status = resp.status_code
@@ -215,13 +241,16 @@ def get_json(
                 full_url,
                 f"HTTP {status} redirect to {where} not followed; configure the final URL instead",
                 status=status,
+                kind="redirect",
             )
         if status not in (401, 403, 429) and not 200 <= status < 300:
             detail = f" after {attempts} attempts" if attempts > 1 else ""
             retry_after = resp.headers.get("Retry-After")
             if retry_after:
                 detail += f" (Retry-After: {retry_after[:20]})"
-            raise FetchError(full_url, f"HTTP {status} {resp.reason or ''}".rstrip() + detail, status=status)
+            raise FetchError(
+                full_url, f"HTTP {status} {resp.reason or ''}".rstrip() + detail, status=status, kind="http-status"
+            )
         body = _read_body(resp, full_url, policy, deadline)
     return status, parse_json_body(body, full_url, status)
 
@@ -230,23 +259,23 @@ def parse_json_body(body: bytes, url: str, status: int | None = None) -> Any:
     """Strictly parse a JSON body, with a message that says what the body was instead."""
     text = body.lstrip()
     if not text:
-        raise FetchError(url, f"empty body (HTTP {status})", status=status)
+        raise FetchError(url, f"empty body (HTTP {status})", status=status, kind="not-json")
     if text[:1] == b"<":
-        raise FetchError(url, "got an HTML page instead of JSON; is the URL right?", status=status)
+        raise FetchError(url, "got an HTML page instead of JSON; is the URL right?", status=status, kind="not-json")
     try:
         return loads_strict(body.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise FetchError(url, "body is not UTF-8 text", status=status) from e
+        raise FetchError(url, "body is not UTF-8 text", status=status, kind="not-json") from e
     except RecordError as e:
-        raise FetchError(url, f"JSON holds {e}", status=status) from e
-    except ValueError as e:
-        raise FetchError(url, f"invalid JSON: {e}", status=status) from e
+        raise FetchError(url, f"JSON holds {e}", status=status, kind="not-json") from e
+    except (ValueError, RecursionError) as e:
+        raise FetchError(url, f"invalid JSON: {str(e)[:200]}", status=status, kind="not-json") from e
 
 
 def _read_body(resp: requests.Response, url: str, policy: HttpPolicy, deadline: Deadline) -> bytes:
     declared = resp.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
-        raise FetchError(url, f"body of {declared} bytes is over the {policy.max_bytes}-byte cap")
+        raise FetchError(url, f"body of {declared} bytes is over the {policy.max_bytes}-byte cap", kind="too-large")
     sock = _socket_of(resp)
     chunks: list[bytes] = []
     size = 0
@@ -254,7 +283,9 @@ def _read_body(resp: requests.Response, url: str, policy: HttpPolicy, deadline: 
         remaining = deadline.remaining()
         if remaining <= 0:
             raise FetchError(
-                url, f"body not complete within the {deadline.seconds:g} s time budget ({size} bytes read)"
+                url,
+                f"body not complete within the {deadline.seconds:g} s time budget ({size} bytes read)",
+                kind="deadline",
             )
         if sock is not None:
             # Bound each socket wait by what is left of the budget, so a server dripping one byte
@@ -265,14 +296,16 @@ def _read_body(resp: requests.Response, url: str, policy: HttpPolicy, deadline: 
         except Exception as e:  # urllib3 wraps socket timeouts and resets in several classes
             if deadline.expired():
                 raise FetchError(
-                    url, f"body not complete within the {deadline.seconds:g} s time budget ({size} bytes read)"
+                    url,
+                    f"body not complete within the {deadline.seconds:g} s time budget ({size} bytes read)",
+                    kind="deadline",
                 ) from e
             raise FetchError(url, f"reading the body failed: {_root_reason(e)}") from e
         if not chunk:
             break
         size += len(chunk)
         if size > policy.max_bytes:
-            raise FetchError(url, f"body over the {policy.max_bytes}-byte cap")
+            raise FetchError(url, f"body over the {policy.max_bytes}-byte cap", kind="too-large")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -295,45 +328,64 @@ def _chain(e: BaseException) -> list[BaseException]:
     return seen
 
 
-def _describe_request_error(e: BaseException, timeout: tuple[float, float]) -> str:
+def _describe_request_error(e: BaseException, timeout: tuple[float, float]) -> tuple[str, str]:
+    """(sentence, kind) for a requests exception."""
     chain = _chain(e)
     text = " ".join(str(x) for x in chain)
     # urllib3's NewConnectionError subclasses ConnectTimeoutError, so look for a refusal first.
     if "Connection refused" in text or any(isinstance(x, ConnectionRefusedError) for x in chain):
-        return "connection refused"
+        return "connection refused", "refused"
     kinds = {type(x) for x in chain}
     if any(issubclass(k, ConnectTimeoutError) and not issubclass(k, NewConnectionError) for k in kinds):
-        return f"connect timeout after {timeout[0]:g} s"
+        return f"connect timeout after {timeout[0]:g} s", "timeout"
     if any(issubclass(k, ReadTimeoutError) for k in kinds) or isinstance(e, requests.exceptions.ReadTimeout):
-        return f"read timeout: no answer within {timeout[1]:g} s"
+        return f"read timeout: no answer within {timeout[1]:g} s", "timeout"
     for x in chain:
         if isinstance(x, ResponseError):
-            return f"gave up retrying: {x}"
+            return f"gave up retrying: {x}", "http-status"
     if "Name or service not known" in text or "nodename nor servname" in text:
-        return "host name does not resolve"
-    return _root_reason(e)
+        return "host name does not resolve", "dns"
+    return _root_reason(e), "bad-answer"
 
 
 def _root_reason(e: BaseException) -> str:
     """The innermost reason of a requests/urllib3 exception chain, in a few words."""
     seen = _chain(e)[-1]
-    return f"{seen.__class__.__name__}: {seen}"[:300]
+    return redact_text(f"{seen.__class__.__name__}: {seen}")[:300]
+
+
+def redact_path(path: str) -> str:
+    """``path`` with the credential segments of known services and token-like segments as ``***``."""
+    for pattern in _SECRET_PATHS:
+        path = pattern.sub("***", path)
+    return "/".join("***" if _TOKENISH.match(segment) else segment for segment in path.split("/"))
 
 
 def redact_url(url: str) -> str:
-    """``url`` without user:password and with secret-looking query values replaced by ``***``."""
+    """``url`` fit for a log line: no user:password, no fragment, ``***`` for every query value whose
+    name looks like a credential (token, key, secret, pass, sig/sign, auth, session, credential, jwt,
+    access…) and for the secret path segments of known services (Telegram ``bot<token>``, Feishu and
+    WeCom hook ids, Discord and Slack webhook paths) or any long token-like segment."""
     try:
         parts = urlsplit(url)
+        hostname, port = parts.hostname or "", parts.port
     except ValueError:
         return "<unparsable URL>"
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    netloc = f"[{hostname}]" if ":" in hostname else hostname
+    if port:
+        netloc = f"{netloc}:{port}"
     query = urlencode(
-        [
-            (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ],
+        [(k, "***" if _SECRET_NAME.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
         safe="*",
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return urlunsplit((parts.scheme, netloc, redact_path(parts.path), query, ""))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL in it redacted, and bare paths and query strings too (urllib3 says
+    "Max retries exceeded with url: /bot<token>/sendMessage?…")."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), text)
+    text = _PARAM_IN_TEXT.sub(lambda m: f"{m.group(1)}=***" if _SECRET_NAME.search(m.group(1)) else m.group(), text)
+    for pattern in _SECRET_PATHS:
+        text = pattern.sub("***", text)
+    return text

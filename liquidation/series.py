@@ -15,12 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from .records import BEIJING, minute_of
+from .records import BEIJING, EARLIEST, MAX_FUTURE, minute_of
 from .store import JsonlStore
 
-#: 2009-01-01T00:00:00Z: nothing in this series can be older than Bitcoin.
-EARLIEST = 1230768000
-MAX_FUTURE = 86400
 TIME_FORMATS_HELP = "expected Unix seconds, Unix ms, ISO 8601 or 'YYYY-MM-DD HH:MM[:SS]'"
 INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 

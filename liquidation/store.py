@@ -1,23 +1,24 @@
 """JsonlStore: an append-only series of records in one JSONL file, one record per minute.
 
 File format: UTF-8, one JSON object per line (see ``records.py``), ordered by ``timestamp``, at
-most one record per UTC minute. A line is committed once its trailing ``\\n`` is on disk.
+most one record per UTC minute. A line is committed once its line end is on disk.
 
-Writers (``append``) take an exclusive ``fcntl.flock`` on the sidecar ``<file>.lock``. The sidecar
-is never replaced or deleted, so the lock stays valid when a maintenance command rewrites the data
-file with ``os.replace``; ``flock`` dies with its process (SIGKILL included), so no lock is ever
-stale. Under the lock an append:
+Writers (``append``) go through ``durable.append_durably``: an exclusive ``flock`` on the sidecar
+``<file>.lock``, a torn tail cut aside, then one whole-line ``O_APPEND`` write and ``fdatasync``.
+Under the lock an append refuses a second record for the newest record's minute (DuplicateMinute),
+a record older than the newest (OutOfOrder) and, when the newest is dated after the writer's clock
+(a clock that jumped and came back), says so and what to run (FutureRecord).
 
-1. cuts off a torn tail: if the last byte is not ``\\n`` (a writer died mid-line), the fragment is
-   moved to ``<file>.torn-<unix time>`` and the file truncated to its last ``\\n``;
-2. refuses a second record for the newest record's minute (DuplicateMinute) and a record older
-   than the newest (OutOfOrder);
-3. writes the whole line with one ``os.write`` on an ``O_APPEND`` descriptor (a short write is
-   truncated away and fails) and ``os.fdatasync``s it. Acknowledged means durable: an fsync error
-   fails the append and is not retried (a second fsync can "succeed" with the data lost).
+Readers take no lock and never raise on bad data: bad lines (see ``lines.py``) are skipped and
+counted, with one warning per read.
 
-Readers take no lock and never raise on bad data: blank lines, invalid JSON, non-objects, bad or
-missing fields and an unterminated last line are skipped and counted, with one warning per read.
+What reads assume, and how they check it. Windows are found by binary search, which is right only
+when the file is sorted with one record per minute: true of every file this code writes, not
+necessarily of one edited by hand or concatenated. So every windowed read also checks the order of
+what it reads *and* of the two records on each side of the window; an adjacent second record of a
+minute is dropped (the first one wins, as ``verify_liquidation --repair`` would keep it), and any
+record out of order there makes that read fall back to a full scan that sorts and de-duplicates
+(logged once per file; ``verify_liquidation`` reports every violation and ``--repair`` fixes them).
 The data folder must be on a local filesystem: ``O_APPEND`` is not atomic on NFS.
 
 This module does not import Django, so benchmarks and tests use it directly.
@@ -25,27 +26,42 @@ This module does not import Django, so benchmarks and tests use it directly.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import logging
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .records import RecordError, minute_of, parse_line, to_line
+from .durable import (
+    FileLock,
+    StoreError,
+    append_durably,
+    backup_file,
+    fsync_dir,
+    remove_stale_temp_files,
+)
+from .lines import LineCursor, ReadReport, end_of_complete_lines, lines_backward, lines_forward, valid
+from .records import minute_of, parse_line, to_line
 
 logger = logging.getLogger(__name__)
 
-_BLOCK = 64 * 1024
+#: How far past the writer's clock the newest record may be before it counts as "from the future".
+FUTURE_SLACK = 60
 
-
-class StoreError(Exception):
-    """The store could not do what was asked; nothing was written."""
+__all__ = [
+    "DuplicateMinute",
+    "FileLock",
+    "FutureRecord",
+    "JsonlStore",
+    "OutOfOrder",
+    "ReadReport",
+    "StoreError",
+    "append_durably",
+]
 
 
 class DuplicateMinute(StoreError):
@@ -57,33 +73,28 @@ class DuplicateMinute(StoreError):
 
 
 class OutOfOrder(StoreError):
-    """The record is older than the newest stored record (clock went backwards?)."""
+    """The record is older than the newest stored record."""
 
 
-@dataclass
-class ReadReport:
-    """What one read skipped: how many lines, the first one's number (1-based) and why."""
+class FutureRecord(OutOfOrder):
+    """The newest stored record is dated after the writer's clock: the clock jumped forward and back."""
 
-    skipped: int = 0
-    first_line: int | None = None
-    first_reason: str = ""
-    reasons: list[str] = field(default_factory=list)
 
-    def skip(self, line_no: int | None, reason: str) -> None:
-        self.skipped += 1
-        if self.first_reason == "":
-            self.first_line, self.first_reason = line_no, reason
+class Unsorted(Exception):
+    """Internal: records out of time order (or a non-adjacent duplicate minute) around a window."""
 
-    def warn(self, path: Path, where: str = "") -> None:
-        if self.skipped:
-            at = f"line {self.first_line}" if self.first_line else where or "near the end"
-            logger.warning(
-                "%s: skipped %d bad line(s); first at %s: %s",
-                path,
-                self.skipped,
-                at,
-                self.first_reason,
-            )
+
+def _numbered_valid(lines: Iterator[tuple[int | None, bytes]], report: ReadReport) -> Iterator[dict[str, Any]]:
+    for line_no, line in lines:
+        report.parsed += 1
+        try:
+            yield parse_line(line)
+        except ValueError as e:
+            report.skip(line_no, str(e))
+
+
+def _minute(record: dict[str, Any]) -> int:
+    return minute_of(record["timestamp"])
 
 
 class JsonlStore:
@@ -100,26 +111,36 @@ class JsonlStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: dict[str, Any], *, now: float | None = None) -> None:
         """Durably append ``record`` (a dict as built by ``records.build_record``).
 
         Returns only once the line is fsynced. Raises DuplicateMinute when the newest record is in
-        the same minute, OutOfOrder when it is newer, StoreError on any I/O failure (the file is
-        then as it was, except for a torn tail that was already cut off and kept aside).
+        the same minute, FutureRecord when the newest is dated after ``now`` (default: the clock),
+        OutOfOrder when it is otherwise newer, StoreError on any I/O failure (the file is then as
+        it was, except for a torn tail that was already cut off and kept aside).
         """
         line = to_line(record)
         parse_line(line)  # the line we write must be one we can read back
+        clock = time.time() if now is None else now
 
         def refuse_duplicates(fd: int) -> None:
-            newest = self._latest_from(fd, ReadReport())
-            if newest is None:
+            newest = self._backward(fd, os.fstat(fd).st_size, None, None, 1, ReadReport())
+            if not newest:
                 return
-            if minute_of(record["timestamp"]) == minute_of(newest["timestamp"]):
-                raise DuplicateMinute(newest)
-            if record["timestamp"] < newest["timestamp"]:
+            newest_ts = newest[0]["timestamp"]
+            if minute_of(record["timestamp"]) == minute_of(newest_ts):
+                raise DuplicateMinute(newest[0])
+            if record["timestamp"] < newest_ts:
+                if newest_ts > clock + FUTURE_SLACK:
+                    raise FutureRecord(
+                        f"the newest stored record is dated {newest[0]['datetime']} (UTC+8), "
+                        f"{newest_ts - int(clock)} s after this machine's clock: the clock jumped forward and "
+                        "came back. Run `manage.py verify_liquidation --repair`: it moves records dated after "
+                        "now to a side file, and collection goes on"
+                    )
                 raise OutOfOrder(
                     f"record at {record['datetime']} is older than the newest stored record "
-                    f"({newest['datetime']}, UTC+8); refusing to write out of order"
+                    f"({newest[0]['datetime']}, UTC+8); refusing to write out of order"
                 )
 
         append_durably(self.path, line, lock_timeout=self.lock_timeout, check=refuse_duplicates)
@@ -127,68 +148,35 @@ class JsonlStore:
     # -- reading ---------------------------------------------------------------------------
 
     def latest(self) -> dict[str, Any] | None:
-        """The newest valid record, read from the end of the file; None when there is none.
+        """The newest valid record (the first one of its minute), read from the end of the file;
+        None when there is none. Cached in-process until the file changes. Callers must not modify
+        the returned record."""
+        found = self.range(None, None, 1)
+        return found[0] if found else None
 
-        Cached in-process until the file changes. Callers must not modify the returned record.
-        """
-        identity = self._identity()
-        if identity is None:
-            return None
-        key = (*identity, "latest")
-        cached = _CACHE.get(key)
-        if cached is not None:
-            return cached[0]
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every valid record as stored (in file order). Warns once, at the end, about skipped lines."""
         report = ReadReport()
+        self.last_report = report
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return None
+            return
         try:
-            record = self._latest_from(fd, report)
+            yield from _numbered_valid(lines_forward(fd, 0, os.fstat(fd).st_size, report, line_no=1), report)
         finally:
             os.close(fd)
-        report.warn(self.path, "the end of the file")
-        self.last_report = report
-        _CACHE.put(key, [record])
-        return record
-
-    def _latest_from(self, fd: int, report: ReadReport) -> dict[str, Any] | None:
-        return next(_valid(_lines_backwards(fd, report), report), None)
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every valid record, oldest first. Warns once, at the end, about skipped lines."""
-        report = ReadReport()
-        self.last_report = report
-        try:
-            f = open(self.path, "rb")  # noqa: SIM115 (closed by the with below; a missing file is not an error)
-        except FileNotFoundError:
-            return
-        with f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.endswith(b"\n"):
-                    if line.strip():
-                        report.skip(line_no, "unterminated last line (a write in progress or a torn write)")
-                    break
-                try:
-                    yield parse_line(line)
-                except RecordError as e:
-                    if line.strip():
-                        report.skip(line_no, str(e))
-                    else:
-                        report.skip(line_no, "blank line")
         report.warn(self.path)
 
     def range(self, start: int | None = None, end: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Records with ``start <= timestamp <= end`` (either bound optional), oldest first.
+        """Records with ``start <= timestamp <= end`` (either bound optional), oldest first, one per
+        minute. With ``limit``, only the most recent ``limit`` of them (still oldest first).
 
-        With ``limit``, only the most recent ``limit`` of them (still oldest first). The window is
-        found by binary search over byte offsets and only it is read, so the cost is what is
-        returned, not the file's size. Results are cached in-process until the file changes
-        (identity, size, mtime): repeated chart refreshes of a window parse nothing again. Callers
-        must not modify the returned records.
+        The window is found by binary search over byte offsets and only it is read (plus two records
+        on each side, to check the order), so the cost is what is returned, not the file's size.
+        Results are cached in-process until the file changes (identity, size, mtime). Callers must
+        not modify the returned records.
         """
-        if start is None and end is None and limit is None:
-            return list(self.records())
         identity = self._identity()
         if identity is None:
             return []
@@ -200,20 +188,13 @@ class JsonlStore:
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             size = os.fstat(fd).st_size
-            if limit is not None:
-                stop = size if end is None else _seek_exact(fd, size, end + 1)
-                out: list[dict[str, Any]] = []
-                for record in _valid(_lines_backwards(fd, report, stop if stop < size else None), report):
-                    ts = record["timestamp"]
-                    if start is not None and ts < start:
-                        break
-                    if end is None or ts <= end:
-                        out.append(record)
-                        if len(out) >= limit:
-                            break
-                out.reverse()
-            else:
-                out = list(self._forward(fd, size, start, end, report))
+            try:
+                if limit is not None:
+                    out = self._backward(fd, size, start, end, limit, report)
+                else:
+                    out = list(self._forward(fd, size, start, end, report))
+            except Unsorted:
+                out = self._scan(fd, size, start, end, limit, report, identity)
         finally:
             os.close(fd)
         report.warn(self.path, "the requested window")
@@ -223,12 +204,17 @@ class JsonlStore:
 
     def iter_range(self, start: int | None, end: int | None) -> Iterator[dict[str, Any]]:
         """Like ``range`` without a limit, as a stream: for long windows that are folded (bucketed)
-        as they are read, never held in memory whole. Not cached."""
+        as they are read, never held in memory whole. Not cached.
+
+        Raises ``Unsorted`` (possibly after yielding some records) when the records around or inside
+        the window are out of order: the caller then starts again with ``range``, which falls back
+        to a full scan."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return
         report = ReadReport()
+        self.last_report = report
         try:
             yield from self._forward(fd, os.fstat(fd).st_size, start, end, report)
         finally:
@@ -238,14 +224,111 @@ class JsonlStore:
     def _forward(
         self, fd: int, size: int, start: int | None, end: int | None, report: ReadReport
     ) -> Iterator[dict[str, Any]]:
-        offset = 0 if start is None else _seek(fd, size, start)
-        for record in _valid(_lines_forward(fd, offset, size, report), report):
+        """The window, oldest first, read forward from the binary search's offset; raises Unsorted
+        when the two records before it, the window or the record after it are out of order."""
+        cursor = LineCursor(fd, size, report)
+        offset = 0 if start is None else cursor.seek(start)
+        before = list(islice(valid(lines_backward(fd, offset, report), report), 2)) if offset else []
+        if len(before) == 2 and _minute(before[1]) >= _minute(before[0]):
+            raise Unsorted
+        if before and start is not None and before[0]["timestamp"] >= start:
+            raise Unsorted
+        prev = before[0] if before else None
+        past_end = False
+        numbered = lines_forward(fd, offset, size, report, line_no=1 if offset == 0 else None)
+        for record in _numbered_valid(numbered, report):
+            if prev is not None and _minute(record) <= _minute(prev):
+                if _minute(record) < _minute(prev):
+                    raise Unsorted
+                report.duplicates += 1  # a second record of the minute just read: the first one wins
+                continue
+            prev = record
+            if past_end:
+                break  # one record past the end, in order: nothing later can be in the window
             ts = record["timestamp"]
             if start is not None and ts < start:
                 continue
             if end is not None and ts > end:
-                break  # records are in time order
+                past_end = True
+                continue
             yield record
+
+    def _backward(
+        self, fd: int, size: int, start: int | None, end: int | None, limit: int, report: ReadReport
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` records of the window, oldest first, read backwards from the end of
+        the window; raises Unsorted when the records read, the two after the window or the two
+        before what was taken are out of order."""
+        if end is None:
+            stop = end_of_complete_lines(fd, size)
+            if stop < size:
+                report.skip(None, "unterminated last line (a write in progress or a torn write)")
+            newer: list[dict[str, Any]] = []
+        else:
+            cursor = LineCursor(fd, size, report)
+            stop = cursor.seek_exact(end + 1)
+            newer = list(islice(valid((line for _, line in lines_forward(fd, stop, size, report)), report), 2))
+        if len(newer) == 2 and _minute(newer[1]) <= _minute(newer[0]):
+            raise Unsorted
+        if newer and end is not None and newer[0]["timestamp"] <= end:
+            raise Unsorted
+        out: list[dict[str, Any]] = []
+        prev = newer[0] if newer else None
+        beyond = 0  # records checked past what was taken
+        for record in valid(lines_backward(fd, stop, report), report):
+            if prev is not None and _minute(record) >= _minute(prev):
+                if _minute(record) > _minute(prev):
+                    raise Unsorted
+                # The same minute again, earlier in the file: that one is the first, so it wins.
+                report.duplicates += 1
+                if out and out[-1] is prev:
+                    out[-1] = record
+                prev = record
+                continue
+            prev = record
+            if beyond or len(out) >= limit or (start is not None and record["timestamp"] < start):
+                beyond += 1
+                if beyond >= 2:
+                    break
+                continue
+            out.append(record)
+        out.reverse()
+        return out
+
+    def _scan(
+        self,
+        fd: int,
+        size: int,
+        start: int | None,
+        end: int | None,
+        limit: int | None,
+        report: ReadReport,
+        identity: tuple[Any, ...] | None,
+    ) -> list[dict[str, Any]]:
+        """The window from a full read: the first record of each minute, sorted. For files whose
+        order is broken; costs the whole file, so it is logged once per file."""
+        key = (identity[:3] if identity else (str(self.path),)) + ("unsorted-warned",)
+        if _CACHE.get(key) is None:
+            _CACHE.put(key, [True])
+            logger.warning(
+                "%s: records out of time order or duplicate minutes; answers come from a full scan until "
+                "`manage.py verify_liquidation --repair` sorts the file",
+                self.path,
+            )
+        low = None if start is None else minute_of(start)
+        high = None if end is None else minute_of(end)
+        by_minute: dict[int, dict[str, Any]] = {}
+        for record in valid((line for _, line in lines_forward(fd, 0, size, report)), report):
+            minute = _minute(record)
+            if (low is None or minute >= low) and (high is None or minute <= high):
+                by_minute.setdefault(minute, record)
+        out = [
+            by_minute[m]
+            for m in sorted(by_minute)
+            if (start is None or by_minute[m]["timestamp"] >= start)
+            and (end is None or by_minute[m]["timestamp"] <= end)
+        ]
+        return out[-limit:] if limit is not None else out
 
     def _identity(self) -> tuple[Any, ...] | None:
         try:
@@ -255,7 +338,7 @@ class JsonlStore:
         return (str(self.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     def count(self) -> int:
-        """How many valid records the file holds."""
+        """How many valid lines the file holds."""
         return sum(1 for _ in self.records())
 
     def rewrite(
@@ -286,269 +369,13 @@ class JsonlStore:
                 finally:
                     os.close(fd)
                 if backup is not None and self.path.exists():
-                    _backup(self.path, backup)
+                    backup_file(self.path, backup)
                 os.replace(tmp, self.path)
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             except OSError as e:
                 tmp.unlink(missing_ok=True)
                 raise StoreError(f"rewriting {self.path} failed ({e.strerror or e}); the old file is untouched") from e
         return len(records), len(new)
-
-
-def append_durably(
-    path: Path, data: bytes, *, lock_timeout: float = 10.0, check: Callable[[int], None] | None = None
-) -> None:
-    """Append ``data`` (whole lines) to ``path`` under the sidecar lock ``<path>.lock``.
-
-    Creates the file and its folders if needed; cuts off a torn tail first; then calls ``check``
-    with the open descriptor (it may raise to refuse the write); then writes ``data`` with one
-    ``os.write`` and ``os.fdatasync``s it. Raises StoreError on any I/O failure, leaving the file as
-    it was (a short or failed write is truncated away).
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(path.with_name(path.name + ".lock"), lock_timeout):
-            created = not path.exists()
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                cut_torn_tail(fd, path)
-                if check is not None:
-                    check(fd)
-                _write_whole(fd, data, path)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(path.parent)
-    except OSError as e:  # a folder or lock that cannot be created, a failed truncate: one error type
-        raise StoreError(f"appending to {path} failed: {e.strerror or e}") from e
-
-
-def _write_whole(fd: int, buf: bytes, path: Path) -> None:
-    size_before = os.fstat(fd).st_size
-    try:
-        written = os.write(fd, buf)
-    except OSError as e:
-        _truncate_quietly(fd, size_before)
-        raise StoreError(f"write to {path} failed: {e.strerror or e}") from e
-    if written != len(buf):
-        _truncate_quietly(fd, size_before)
-        raise StoreError(f"short write to {path} ({written} of {len(buf)} bytes); undone")
-    try:
-        os.fdatasync(fd)
-    except OSError as e:
-        # Do not retry: after a failed fsync the kernel may have dropped the dirty pages and
-        # a second fsync would report success for data that is gone. Take the data back out, so
-        # that a later run does not find it and take it for written (a "duplicate minute").
-        _truncate_quietly(fd, size_before)
-        raise StoreError(
-            f"fsync of {path} failed ({e.strerror or e}); the data is not known to be on disk. "
-            "Check the disk and the kernel log before trusting this file."
-        ) from e
-
-
-def cut_torn_tail(fd: int, path: Path) -> None:
-    """If the file does not end in ``\\n``, move the fragment to ``<path>.torn-<unix time>`` and
-    truncate to the last complete line. Call under the lock."""
-    size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-        return
-    keep = _end_of_last_line(fd, size)
-    fragment = _pread_all(fd, keep, size - keep)
-    aside = _torn_path(path)
-    with open(aside, "wb") as f:
-        f.write(fragment)
-        f.flush()
-        os.fsync(f.fileno())
-    os.ftruncate(fd, keep)
-    os.fsync(fd)
-    _fsync_dir(path.parent)
-    logger.warning(
-        "%s: cut off a torn last line (%d bytes, a writer died mid-write); fragment kept in %s",
-        path,
-        len(fragment),
-        aside,
-    )
-
-
-def remove_stale_temp_files(path: Path) -> list[Path]:
-    """Delete temp files a killed rewrite of ``path`` left behind (call under the lock)."""
-    removed = []
-    for tmp in path.parent.glob(f".{path.name}.rewrite-*.tmp"):
-        tmp.unlink(missing_ok=True)
-        removed.append(tmp)
-    return removed
-
-
-def _backup(path: Path, backup: Path) -> None:
-    try:
-        os.link(path, backup)
-    except OSError:
-        import shutil
-
-        shutil.copy2(path, backup)
-    _fsync_dir(backup.parent)
-
-
-def _torn_path(path: Path) -> Path:
-    base = path.with_name(f"{path.name}.torn-{int(time.time())}")
-    candidate, n = base, 1
-    while candidate.exists():
-        candidate = base.with_name(f"{base.name}.{n}")
-        n += 1
-    return candidate
-
-
-class FileLock:
-    """An exclusive ``flock`` on a sidecar file, waited for up to ``timeout`` seconds."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        self.path, self.timeout, self.fd = path, timeout, -1
-
-    def __enter__(self) -> FileLock:
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise StoreError(f"cannot open the lock file {self.path}: {e.strerror or e}") from e
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except OSError as e:
-                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    os.close(self.fd)
-                    raise StoreError(f"cannot lock {self.path}: {e.strerror}") from e
-            if time.monotonic() >= deadline:
-                os.close(self.fd)
-                raise StoreError(
-                    f"{self.path} has been locked by another process for {self.timeout:.0f} s; "
-                    "is a maintenance command running? Nothing was written."
-                )
-            time.sleep(0.01)
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)  # closing the descriptor releases the flock
-
-
-def _lines_backwards(fd: int, report: ReadReport, stop: int | None = None) -> Iterator[bytes]:
-    """Complete lines backwards from the end of the file, or from ``stop`` (a line start); an
-    unterminated last line is skipped."""
-    if stop is None:
-        size = os.fstat(fd).st_size
-        end = _end_of_last_line(fd, size)
-        if end < size:
-            report.skip(None, "unterminated last line (a write in progress or a torn write)")
-    else:
-        end = stop
-    pos, carry = end, b""
-    while pos > 0:
-        start = max(0, pos - _BLOCK)
-        chunk = os.pread(fd, pos - start, start) + carry
-        pos = start
-        lines = chunk.split(b"\n")
-        if pos > 0:  # the first piece continues in the block before this one
-            carry = lines.pop(0)
-        for line in reversed(lines):
-            if line.strip():
-                yield line + b"\n"
-            elif line:
-                report.skip(None, "blank line")
-
-
-def _valid(lines: Iterator[bytes], report: ReadReport) -> Iterator[dict[str, Any]]:
-    """The records among ``lines``; each line that is not one is skipped and counted in ``report``."""
-    for line in lines:
-        try:
-            yield parse_line(line)
-        except RecordError as e:
-            report.skip(None, str(e))
-
-
-def _lines_forward(fd: int, offset: int, size: int, report: ReadReport) -> Iterator[bytes]:
-    """Complete lines from ``offset`` (a line start) to the end; an unterminated last line is skipped."""
-    pos, carry = offset, b""
-    step = _FIRST_CHUNK  # small first: a 1 h window is ~10 KB; grows for long reads
-    while pos < size:
-        chunk = os.pread(fd, min(step, size - pos), pos)
-        step = min(step * 2, _READ_CHUNK)
-        if not chunk:
-            break
-        pos += len(chunk)
-        lines = (carry + chunk).split(b"\n")
-        carry = lines.pop()
-        for line in lines:
-            if line.strip():
-                yield line + b"\n"
-            elif line:
-                report.skip(None, "blank line")
-    if carry.strip():
-        report.skip(None, "unterminated last line (a write in progress or a torn write)")
-
-
-def _seek(fd: int, size: int, target: int) -> int:
-    """A line start such that every record before it is older than ``target`` (Unix seconds).
-
-    Binary search over byte offsets: from a probe point, resynchronise on the next newline, read
-    the first valid record there (bad lines are stepped over) and compare. Reading forward from the
-    result finds every record at or after ``target``. O(log(size)) small reads.
-    """
-    lo, hi = 0, size
-    while hi - lo > _SEEK_SLACK:
-        mid = (lo + hi) // 2
-        found = _first_record_after(fd, mid, hi)
-        if found is None or found[1] >= target:
-            hi = mid
-        else:
-            lo = found[0]
-    return lo
-
-
-def _seek_exact(fd: int, size: int, target: int) -> int:
-    """The start of the first line whose valid record is at or after ``target`` (``size`` if none):
-    ``_seek`` and then at most its slack read forward."""
-    offset = _seek(fd, size, target)
-    while offset < size:
-        chunk = os.pread(fd, min(_READ_CHUNK, size - offset), offset)
-        pos = 0
-        while True:
-            end = chunk.find(b"\n", pos)
-            if end < 0:
-                break
-            try:
-                if parse_line(chunk[pos : end + 1])["timestamp"] >= target:
-                    return offset + pos
-            except RecordError:
-                pass
-            pos = end + 1
-        if pos == 0:
-            return size  # no complete line left: only an unterminated tail
-        offset += pos
-    return size
-
-
-def _first_record_after(fd: int, pos: int, hi: int) -> tuple[int, int] | None:
-    """(line start, timestamp) of the first valid record on a line starting after ``pos`` and
-    before ``hi``; None when there is none."""
-    chunk = os.pread(fd, _PROBE, pos)
-    newline = chunk.find(b"\n")
-    if newline < 0:
-        return None
-    offset = pos + newline + 1
-    base, start = pos, newline + 1
-    while offset < hi:
-        end = chunk.find(b"\n", start)
-        if end < 0:  # the line goes on past this chunk: read from its start
-            chunk = os.pread(fd, max(_PROBE, 4 * (len(chunk) - start)), offset)
-            base, start = offset, 0
-            end = chunk.find(b"\n")
-            if end < 0:
-                return None  # the unterminated tail
-        try:
-            return offset, parse_line(chunk[start : end + 1])["timestamp"]
-        except RecordError:
-            offset = base + end + 1
-            start = end + 1
-    return None
 
 
 class _LRU:
@@ -578,46 +405,3 @@ class _LRU:
 
 
 _CACHE = _LRU(size=64, max_records=5000)
-_READ_CHUNK = 1 << 20
-_PROBE = 2048
-_FIRST_CHUNK = 64 * 1024
-_SEEK_SLACK = 64 * 1024
-
-
-def _end_of_last_line(fd: int, size: int) -> int:
-    """The offset just past the last ``\\n`` in the file (0 when there is none)."""
-    pos = size
-    while pos > 0:
-        start = max(0, pos - _BLOCK)
-        idx = os.pread(fd, pos - start, start).rfind(b"\n")
-        if idx >= 0:
-            return start + idx + 1
-        pos = start
-    return 0
-
-
-def _pread_all(fd: int, offset: int, length: int) -> bytes:
-    parts, done = [], 0
-    while done < length:
-        part = os.pread(fd, length - done, offset + done)
-        if not part:
-            break
-        parts.append(part)
-        done += len(part)
-    return b"".join(parts)
-
-
-def _truncate_quietly(fd: int, size: int) -> None:
-    try:
-        os.ftruncate(fd, size)
-    except OSError:
-        logger.exception("could not undo a failed write by truncating back to %d bytes", size)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a created, renamed or truncated entry in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -145,8 +145,9 @@ def test_repair_keeps_a_backup_and_leaves_a_clean_file(liq_settings, store):
 
 
 def test_repair_function_and_clean():
-    records = [rec(120), rec(60), rec(125), rec(0)]
-    assert [r["timestamp"] for r in clean(records)] == [0, 60, 120]
+    b = 1768579200
+    records = [rec(b + 120), rec(b + 60), rec(b + 125), rec(b)]
+    assert [r["timestamp"] - b for r in clean(records)] == [0, 60, 120]
 
 
 def test_repair_of_a_clean_file_changes_nothing_but_keeps_a_backup(store):

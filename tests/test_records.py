@@ -89,7 +89,7 @@ def test_parse_number_accepts_plain_and_exponent_notation(text, expected):
         ("{not json\n", "invalid JSON"),
         ("[1, 2]\n", "not a JSON object"),
         ('"text"\n', "not a JSON object"),
-        ('{"timestamp": 1, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1}\n', "total_position: missing"),
+        ('{"timestamp": 1768583851, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1}\n', "total_position: missing"),
         (
             '{"timestamp": "x", "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "timestamp",
@@ -98,21 +98,21 @@ def test_parse_number_accepts_plain_and_exponent_notation(text, expected):
             '{"timestamp": 1e20, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "timestamp",
         ),
-        ('{"timestamp": 1, "hour_1_amount": NaN, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}', "NaN"),
+        ('{"timestamp": 1768583851, "hour_1_amount": NaN, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}', "NaN"),
         (
-            '{"timestamp": 1, "hour_1_amount": 1e999, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
+            '{"timestamp": 1768583851, "hour_1_amount": 1e999, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "range",
         ),
         (
-            '{"timestamp": 1, "hour_1_amount": "5", "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
+            '{"timestamp": 1768583851, "hour_1_amount": "5", "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "number",
         ),
         (
-            '{"timestamp": 1, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": -1}',
+            '{"timestamp": 1768583851, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": -1}',
             "negative",
         ),
         (
-            '{"timestamp": 1, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": 1, '
+            '{"timestamp": 1768583851, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": 1, '
             '"by_exchange": {"x": {"hour_1": Infinity}}}',
             "Infinity",
         ),
@@ -146,4 +146,4 @@ def test_to_line_refuses_nan_anywhere():
 
 def test_build_record_names_the_missing_field():
     with pytest.raises(RecordError, match="panic_index: missing"):
-        build_record(1, {k: v for k, v in VALUES.items() if k != "panic_index"})
+        build_record(1768583851, {k: v for k, v in VALUES.items() if k != "panic_index"})

@@ -90,7 +90,6 @@ def test_unknown_fields_survive_append_and_read(store):
 
 
 BAD_LINES = [
-    b"\n",
     b"   \n",
     b"{not json\n",
     b"[1, 2, 3]\n",
@@ -127,12 +126,21 @@ def test_each_kind_of_bad_line_is_skipped_counted_and_warned_once(store, bad, ca
 def test_several_bad_lines_give_one_warning_with_count_and_first_line(store, caplog):
     fill(store, 1)
     with open(store.path, "ab") as f:
-        f.write(b"garbage\n\n[]\n")
+        f.write(b"garbage\n \n[]\n")
     with caplog.at_level(logging.WARNING, logger="liquidation.store"):
         assert len(store.range()) == 1
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1
     assert "skipped 3 bad line(s); first at line 2" in messages[0]
+
+
+def test_empty_lines_are_ignored_not_counted(store):
+    """With CR, LF and CRLF all line ends, an empty line is no more than a line end: not a bad line."""
+    records = fill(store, 2)
+    with open(store.path, "ab") as f:
+        f.write(b"\n\n")
+    assert store.range() == records
+    assert store.last_report.skipped == 0
 
 
 def test_latest_skips_bad_lines_at_the_end(store):

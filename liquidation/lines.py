@@ -48,10 +48,13 @@ class ReadReport:
     bytes_read: int = 0
     parsed: int = 0
     duplicates: int = 0
-    reasons: list[str] = field(default_factory=list)
+    keep: bool = False  # keep every skipped line's (number, reason) in ``skips`` (verify, import)
+    skips: list[tuple[int | None, str]] = field(default_factory=list)
 
     def skip(self, line_no: int | None, reason: str) -> None:
         self.skipped += 1
+        if self.keep:
+            self.skips.append((line_no, reason))
         if self.first_reason == "":
             self.first_line, self.first_reason = line_no, reason
 

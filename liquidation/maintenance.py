@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .eventstore import EventStore
-from .records import RecordError, minute_of, parse_line
+from .lines import ReadReport, end_of_complete_lines, lines_forward
+from .records import BOM, RecordError, check_timestamp, minute_of, parse_line, to_line
 from .series import missing_minutes
-from .store import JsonlStore
+from .store import FUTURE_SLACK, JsonlStore
 
 DAY = 86400
 
@@ -92,30 +93,27 @@ def import_files(
     files: Iterable[str | os.PathLike[str]],
     *,
     progress: Callable[[str, int, int], None] | None = None,
+    now: float | None = None,
 ) -> ImportResult:
-    """Merge files in the earlier system's format (or this project's) into the store: validated,
-    one record per minute (records already stored win), sorted. Importing twice changes nothing."""
+    """Merge files in the earlier system's format (or this project's) into the store: validated
+    (records dated more than a day after ``now`` refused), one record per minute (records already
+    stored win), sorted. Importing twice changes nothing."""
+    now = time.time() if now is None else now
     result = ImportResult()
     incoming: list[dict[str, Any]] = []
     for name in files:
         path = Path(name)
         result.files += 1
         total = path.stat().st_size
-        done = 0
-        with open(path, "rb") as f:
-            for line_no, line in enumerate(f, start=1):
-                result.lines += 1
-                done += len(line)
-                if progress is not None and line_no % 50_000 == 0:
-                    progress(str(path), done, total)
-                if not line.endswith(b"\n") and not line.strip():
-                    continue
-                try:
-                    incoming.append(parse_line(line))
-                    result.valid += 1
-                except RecordError as e:
-                    if line.strip():
-                        result.skipped.append((str(path), line_no, str(e)))
+        for line_no, item in numbered_records(path, now=now):
+            result.lines += 1
+            if progress is not None and line_no % 50_000 == 0:
+                progress(str(path), min(total, line_no * 200), total)
+            if isinstance(item, dict):
+                incoming.append(item)
+                result.valid += 1
+            else:
+                result.skipped.append((str(path), line_no, item))
         if progress is not None:
             progress(str(path), total, total)
 
@@ -131,15 +129,51 @@ def import_files(
 # -- verify and repair ------------------------------------------------------------------------------
 
 
+def numbered_records(path: Path, *, now: float | None = None) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, record or why the line is not one) for every non-empty line of ``path``, framed
+    as the store's readers frame it (CR, LF and CRLF line ends; over-long lines skipped unread).
+    With ``now``, a record dated more than a day after it is refused too."""
+    report = ReadReport(keep=True)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        end = end_of_complete_lines(fd, size)
+        for line_no, line in lines_forward(fd, 0, end, report, line_no=1):
+            yield from _drain(report)  # lines the framing itself refused (blank, over-long)
+            assert line_no is not None
+            try:
+                record = parse_line(line)
+                if now is not None:
+                    check_timestamp(record["timestamp"], now=now)
+                yield line_no, record
+            except RecordError as e:
+                yield line_no, str(e)
+        yield from _drain(report)
+    finally:
+        os.close(fd)
+
+
+def _drain(report: ReadReport) -> Iterator[tuple[int, str]]:
+    for line_no, reason in report.skips:
+        yield line_no or 0, reason
+    report.skips.clear()
+
+
 @dataclass
 class Report:
     records: int = 0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
-    torn_tail: int = 0  # bytes after the last newline
+    torn_tail: int = 0  # bytes after the last line end
     torn_fragments: list[str] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
     out_of_order: list[tuple[int, int]] = field(default_factory=list)  # (line, timestamp)
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, timestamp)
+    future: list[tuple[int, int]] = field(default_factory=list)  # (line, timestamp) dated after now
+    bom: bool = False
+    cr_line_ends: int = 0  # lines ended by CR or CRLF instead of LF
     gaps: list[list[int]] = field(default_factory=list)
     first: int | None = None
     last: int | None = None
@@ -152,7 +186,10 @@ class Report:
             + (1 if self.torn_tail else 0)
             + len(self.out_of_order)
             + len(self.duplicates)
+            + len(self.future)
             + len(self.temp_files)
+            + (1 if self.bom else 0)
+            + (1 if self.cr_line_ends else 0)
         )
 
     def lines(self, limit: int = 20) -> list[str]:
@@ -167,6 +204,10 @@ class Report:
                 [f"line {n}: {_utc(ts)} is older than the record before it" for n, ts in self.out_of_order],
             ),
             ("duplicate minute(s)", [f"line {n}: a second record for {_utc(ts)[:16]}" for n, ts in self.duplicates]),
+            (
+                "record(s) dated after now (a clock that jumped)",
+                [f"line {n}: {_utc(ts)} UTC" for n, ts in self.future],
+            ),
             ("leftover temp file(s) of a killed rewrite", self.temp_files),
             ("torn fragment(s) kept aside by earlier appends", self.torn_fragments),
         ):
@@ -175,8 +216,12 @@ class Report:
                 out += [f"  {item}" for item in items[:limit]] + (
                     [f"  … and {len(items) - limit} more"] if len(items) > limit else []
                 )
+        if self.bom:
+            out.append("the file starts with a UTF-8 byte-order mark")
+        if self.cr_line_ends:
+            out.append(f"{self.cr_line_ends} line(s) end in CR or CRLF instead of LF")
         if self.torn_tail:
-            out.append(f"torn tail: {self.torn_tail} byte(s) after the last newline (a writer died mid-line)")
+            out.append(f"torn tail: {self.torn_tail} byte(s) after the last line end (a writer died mid-line)")
         if self.gaps:
             minutes = sum((b - a) // 60 + 1 for a, b in self.gaps)
             out.append(f"{len(self.gaps)} gap(s), {minutes} missing minute(s):")
@@ -189,37 +234,43 @@ class Report:
         return out
 
 
-def verify(store: JsonlStore) -> Report:
-    """Read the whole file as it is and report what is wrong with it."""
+def verify(store: JsonlStore, *, now: float | None = None) -> Report:
+    """Read the whole file as it is and report what is wrong with it. Costs one pass over the file
+    and a sort of its timestamps: nothing depends on the values of the timestamps."""
+    now = time.time() if now is None else now
     report = Report()
     path = store.path
     report.temp_files = sorted(str(p) for p in path.parent.glob(f".{path.name}.rewrite-*.tmp"))
     report.torn_fragments = sorted(str(p) for p in path.parent.glob(f"{path.name}.torn-*"))
     if not path.exists():
         return report
+    with open(path, "rb") as f:
+        report.bom = f.read(len(BOM)) == BOM
+        size = os.fstat(f.fileno()).st_size
+        report.torn_tail = size - end_of_complete_lines(f.fileno(), size)
+        f.seek(0)
+        while chunk := f.read(1 << 20):
+            report.cr_line_ends += chunk.count(b"\r")
     seen_minutes: set[int] = set()
     previous: int | None = None
     timestamps: list[int] = []
-    with open(path, "rb") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.endswith(b"\n"):
-                report.torn_tail = len(line)
-                break
-            try:
-                record = parse_line(line)
-            except RecordError as e:
-                report.bad_lines.append((line_no, str(e)))
-                continue
-            ts = record["timestamp"]
-            minute = minute_of(ts)
-            if minute in seen_minutes:
-                report.duplicates.append((line_no, ts))
-                continue
-            if previous is not None and ts < previous:
-                report.out_of_order.append((line_no, ts))
-            seen_minutes.add(minute)
-            timestamps.append(ts)
-            previous = ts if previous is None else max(previous, ts)
+    for line_no, item in numbered_records(path):
+        if isinstance(item, str):
+            report.bad_lines.append((line_no, item))
+            continue
+        ts = item["timestamp"]
+        if ts > now + FUTURE_SLACK:
+            report.future.append((line_no, ts))
+            continue
+        minute = minute_of(ts)
+        if minute in seen_minutes:
+            report.duplicates.append((line_no, ts))
+            continue
+        if previous is not None and ts < previous:
+            report.out_of_order.append((line_no, ts))
+        seen_minutes.add(minute)
+        timestamps.append(ts)
+        previous = ts if previous is None else max(previous, ts)
     report.records = len(timestamps)
     if timestamps:
         report.first, report.last = min(timestamps), max(timestamps)
@@ -228,10 +279,25 @@ def verify(store: JsonlStore) -> Report:
 
 
 def repair(store: JsonlStore, *, now: float | None = None) -> tuple[Path, int, int]:
-    """Keep a backup (``<file>.bak-<unix time>``), then rewrite the file with only valid records,
-    sorted, one per minute. Returns (backup path, records before, records after)."""
-    backup = store.path.with_name(f"{store.path.name}.bak-{int(now if now is not None else time.time())}")
-    before, after = store.rewrite(clean, backup=backup)
+    """Keep a backup (``<file>.bak-<unix time>``), then rewrite the file with only valid records
+    dated up to now, sorted, one per minute (the first one wins), as plain LF-ended UTF-8 lines
+    without a byte-order mark. Records dated after now (a clock that jumped) are moved to
+    ``<file>.future-<unix time>``, so collection can go on. Returns (backup, records before, after)."""
+    now = time.time() if now is None else now
+    stamp = int(now)
+    backup = store.path.with_name(f"{store.path.name}.bak-{stamp}")
+    aside = store.path.with_name(f"{store.path.name}.future-{stamp}")
+
+    def transform(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        future = [r for r in records if r["timestamp"] > now + FUTURE_SLACK]
+        if future:
+            with open(aside, "ab") as f:
+                f.write(b"".join(to_line(r) for r in future))
+                f.flush()
+                os.fsync(f.fileno())
+        return clean(r for r in records if r["timestamp"] <= now + FUTURE_SLACK)
+
+    before, after = store.rewrite(transform, backup=backup)
     return backup, before, after
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from .records import BEIJING, EARLIEST, MAX_FUTURE, minute_of
-from .store import JsonlStore
+from .store import JsonlStore, Unsorted
 
 TIME_FORMATS_HELP = "expected Unix seconds, Unix ms, ISO 8601 or 'YYYY-MM-DD HH:MM[:SS]'"
 INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
@@ -111,38 +111,48 @@ def select(store: JsonlStore, start: int | None, end: int | None, limit: int, in
         top = end if end is not None else newest["timestamp"]
         start = (top // seconds - limit + 1) * seconds
     # Streamed: a 30-day window is folded into buckets as it is read, never held whole.
-    return list(deque(bucket(store.iter_range(start, end), seconds), maxlen=limit))
+    try:
+        return list(deque(bucket(store.iter_range(start, end), seconds), maxlen=limit))
+    except Unsorted:  # records out of order around the window: the store's sorted full scan
+        return list(deque(bucket(store.range(start, end), seconds), maxlen=limit))
 
 
 def missing_minutes(timestamps: Iterable[int], first_minute: int, last_minute: int) -> list[list[int]]:
     """Ranges of minutes in ``[first_minute, last_minute]`` (Unix minutes) with no record.
 
     Returned as ``[[from, to], …]`` in Unix seconds of the first and the last missing minute's
-    start, both inclusive.
+    start, both inclusive. Costs O(n log n) in the number of timestamps, whatever their values (a
+    record dated in 9999 must not make a loop over every minute in between).
     """
-    present_minutes = {minute_of(ts) for ts in timestamps}
     gaps: list[list[int]] = []
-    start: int | None = None
-    for minute in range(first_minute, last_minute + 1):
-        if minute in present_minutes:
-            if start is not None:
-                gaps.append([start * 60, (minute - 1) * 60])
-                start = None
-        elif start is None:
-            start = minute
-    if start is not None:
-        gaps.append([start * 60, last_minute * 60])
+    expected = first_minute  # the next minute we hope to see
+    for minute in sorted({minute_of(ts) for ts in timestamps}):
+        if minute < expected:
+            continue
+        if minute > last_minute:
+            break
+        if minute > expected:
+            gaps.append([expected * 60, (minute - 1) * 60])
+        expected = minute + 1
+    if expected <= last_minute:
+        gaps.append([expected * 60, last_minute * 60])
     return gaps
 
 
 def _summary(records: list[Mapping[str, Any]], field: str) -> dict[str, Any]:
+    """min/max with their times, mean and population standard deviation. Values are bounded by the
+    record format (``records.BOUNDS``), and the sums are exact (``math.fsum``) over values scaled to
+    at most 1, so neither the mean nor the variance can overflow or lose the small values."""
     if not records:
         return {"min": None, "min_at": None, "max": None, "max_at": None, "avg": None, "stddev": None}
-    values = [r[field] for r in records]
+    values = [float(r[field]) for r in records]
     lo = min(records, key=lambda r: r[field])
     hi = max(records, key=lambda r: r[field])
-    avg = sum(values) / len(values)
-    variance = sum((v - avg) ** 2 for v in values) / len(values)
+    scale = max(abs(v) for v in values) or 1.0
+    scaled = [v / scale for v in values]
+    mean = math.fsum(scaled) / len(scaled)
+    avg = mean * scale
+    variance = math.fsum((v - mean) ** 2 for v in scaled) / len(scaled) * scale * scale
     return {
         "min": lo[field],
         "min_at": lo["timestamp"],
@@ -164,7 +174,11 @@ def stats(records: list[Mapping[str, Any]], hours: int, now: float) -> dict[str,
     """
     now_minute = minute_of(int(now))
     first_minute = now_minute - hours * 60 + 1
-    in_window = [r for r in records if minute_of(r["timestamp"]) >= first_minute and r["timestamp"] <= now]
+    by_minute: dict[int, Mapping[str, Any]] = {}
+    for r in records:  # one record per minute, the first one wins, whatever the store holds
+        if minute_of(r["timestamp"]) >= first_minute and r["timestamp"] <= now:
+            by_minute.setdefault(minute_of(r["timestamp"]), r)
+    in_window = [by_minute[m] for m in sorted(by_minute)]
     latest = in_window[-1] if in_window else None
     change_1h = None
     if latest is not None:

@@ -75,7 +75,7 @@ def test_run_loop_waits_for_the_start_of_the_next_slot():
 def test_last_run_file_is_replaced_atomically_and_readable(tmp_path):
     path = tmp_path / "sub" / "last_run.json"
     write_last_run(path, "ok", source="panic-api", detail="appended", now=1795629460)
-    write_last_run(path, "error", source="panic-api", detail="HTTP 500", now=1795629520)
+    write_last_run(path, "error", source="panic-api", detail="HTTP 500", error_class="http-status", now=1795629520)
     data = json.loads(path.read_text())
     assert data == {
         "time": 1795629520,
@@ -83,6 +83,7 @@ def test_last_run_file_is_replaced_atomically_and_readable(tmp_path):
         "outcome": "error",
         "source": "panic-api",
         "error": "HTTP 500",
+        "error_class": "http-status",
         "last_success": 1795629460,
         "counts": {"ok|panic-api": 1, "error|panic-api": 1},
     }

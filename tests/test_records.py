@@ -89,7 +89,10 @@ def test_parse_number_accepts_plain_and_exponent_notation(text, expected):
         ("{not json\n", "invalid JSON"),
         ("[1, 2]\n", "not a JSON object"),
         ('"text"\n', "not a JSON object"),
-        ('{"timestamp": 1768583851, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1}\n', "total_position: missing"),
+        (
+            '{"timestamp": 1768583851, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1}\n',
+            "total_position: missing",
+        ),
         (
             '{"timestamp": "x", "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "timestamp",
@@ -98,7 +101,10 @@ def test_parse_number_accepts_plain_and_exponent_notation(text, expected):
             '{"timestamp": 1e20, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "timestamp",
         ),
-        ('{"timestamp": 1768583851, "hour_1_amount": NaN, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}', "NaN"),
+        (
+            '{"timestamp": 1768583851, "hour_1_amount": NaN, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
+            "NaN",
+        ),
         (
             '{"timestamp": 1768583851, "hour_1_amount": 1e999, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "range",

@@ -21,6 +21,7 @@ from liquidation.alerts import KINDS, run_alerts
 from liquidation.collector import CollectError, collect_once, log_line, run_loop, write_last_run
 from liquidation.conf import alert_config, configured_source, get_store, http_policy
 from liquidation.eventstore import EventStore
+from liquidation.http import redact_text
 from liquidation.logfiles import command_logging
 from liquidation.maintenance import prune
 from liquidation.sources import ConfigError
@@ -61,34 +62,60 @@ class Command(BaseCommand):
                 raise CommandError(error, returncode=code)
 
     def _collect(self, options: dict[str, Any]) -> tuple[bool, str, int]:
-        """One collection with its log line and last_run.json. Returns (ok, error message, exit code)."""
-        last_run = settings.LIQUIDATION_LAST_RUN_FILE
+        """One collection with its log line, last_run.json and alert step, whatever goes wrong.
+
+        Returns (ok, error message, exit code): 0 appended or already collected, 1 failed, 2 no
+        source configured. An exception nobody foresaw is this collection's failure too: logged
+        once (with its traceback, for the bug report), recorded, alerted on; never a bare traceback
+        that leaves last_run.json and the no-data alert behind.
+        """
         started = time.monotonic()
+        dry_run = options["dry_run"]
+        source_name: str | None = None
         try:
             source = configured_source(options["source"], options["url"])
+            source_name = source.name
+            result = collect_once(source, get_store(), http_policy(), dry_run=dry_run)
         except ConfigError as e:
-            logger.error("%s", log_line("unconfigured", None, time.monotonic() - started, error=str(e)))
-            if not options["dry_run"]:
-                write_last_run(last_run, "unconfigured", source=None, detail=str(e))
-            return False, str(e), 2
-        try:
-            result = collect_once(source, get_store(), http_policy(), dry_run=options["dry_run"])
+            return self._failed("unconfigured", None, str(e), "unconfigured", 2, started, dry_run)
         except CollectError as e:
-            logger.error("%s", log_line("error", source.name, time.monotonic() - started, error=str(e)))
-            if not options["dry_run"]:
-                write_last_run(last_run, "error", source=source.name, detail=str(e))
-                self._alerts(kinds=("no_data",))
-            return False, str(e), 1
+            return self._failed("error", source_name, str(e), e.kind, 1, started, dry_run)
+        except Exception as e:
+            message = f"unexpected {e.__class__.__name__}: {redact_text(str(e))[:300]} (a bug: please report it)"
+            return self._failed("error", source_name, message, "internal", 1, started, dry_run, exc_info=True)
         if result.outcome == "dry-run":
             self.stdout.write(json.dumps(result.record, ensure_ascii=False, indent=2))
             return True, "", 0
         record = result.record if result.outcome == "appended" else None
-        logger.info("%s: %s", log_line(result.outcome, source.name, result.duration, record), result.summary())
+        logger.info("%s: %s", log_line(result.outcome, source_name, result.duration, record), result.summary())
         write_last_run(
-            last_run, "ok" if result.outcome == "appended" else "duplicate", source=source.name, detail=result.summary()
+            settings.LIQUIDATION_LAST_RUN_FILE,
+            "ok" if result.outcome == "appended" else "duplicate",
+            source=source_name,
+            detail=result.summary(),
         )
         self._alerts(kinds=KINDS if result.outcome == "appended" else ("no_data",))
         return True, "", 0
+
+    def _failed(
+        self,
+        outcome: str,
+        source: str | None,
+        message: str,
+        error_class: str,
+        code: int,
+        started: float,
+        dry_run: bool,
+        *,
+        exc_info: bool = False,
+    ) -> tuple[bool, str, int]:
+        logger.error("%s", log_line(outcome, source, time.monotonic() - started, error=message), exc_info=exc_info)
+        if not dry_run:
+            write_last_run(
+                settings.LIQUIDATION_LAST_RUN_FILE, outcome, source=source, detail=message, error_class=error_class
+            )
+            self._alerts(kinds=("no_data",))
+        return False, message, code
 
     def _alerts(self, kinds: tuple[str, ...]) -> None:
         """Evaluate the alert rules and send; logged, never fatal (run_alerts does not raise)."""

@@ -10,6 +10,7 @@ a generated secret key kept in ``data/.secret_key``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -139,6 +140,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "liquidation.middleware.MethodGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -310,18 +312,52 @@ CRONTAB_COMMAND_PREFIX = " ".join(
 )
 
 # -- logging ---------------------------------------------------------------------------------------
-# Console here; collect_liquidation adds logs/collector.log (a WatchedFileHandler, rotated by
-# deploy/logrotate) while it runs.
+# Console (stderr) here; collect_liquidation adds logs/collector.log (a WatchedFileHandler, rotated by
+# deploy/logrotate) while it runs. A 500's traceback goes, once, to stderr and logs/web-errors.log
+# (with DEBUG off Django would otherwise log it nowhere). Every record passes RedactSecrets first:
+# the configured secrets below never reach a log line.
+LOG_SECRETS = [
+    value
+    for value in (
+        SECRET_KEY,
+        COINGLASS_API_KEY,
+        LIQUIDATION_METRICS_TOKEN,
+        ALERT_WEBHOOK_SECRET,
+        ALERT_TELEGRAM_BOT_TOKEN,
+        ALERT_DINGTALK_SECRET,
+        ALERT_FEISHU_SECRET,
+        ALERT_WEBHOOK_URL,
+        ALERT_DINGTALK_WEBHOOK,
+        ALERT_FEISHU_WEBHOOK,
+        ALERT_WECOM_WEBHOOK,
+    )
+    if value
+]
+with contextlib.suppress(OSError):  # a read-only checkout: the web error log then goes to stderr only
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%Y-%m-%d %H:%M:%S%z"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {"secrets": {"()": "liquidation.logfiles.RedactSecrets", "secrets": LOG_SECRETS}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["secrets"]},
+        "web_errors": {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": str(LOG_DIR / "web-errors.log"),
+            "delay": True,
+            "formatter": "line",
+            "filters": ["secrets"],
+            "level": "ERROR",
+        },
+    },
     "loggers": {
         "liquidation": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django_crontab": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # 500s: their tracebacks, once (not also through the "django" logger).
+        "django.request": {"handlers": ["console", "web_errors"], "level": "ERROR", "propagate": False},
         # urllib3 logs each retry with the full URL, query string (and any token in it) included.
         "urllib3": {"level": "ERROR"},
     },

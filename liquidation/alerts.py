@@ -19,42 +19,29 @@ Django-free; ``conf.alert_config()`` builds the configuration from settings.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import os
 import statistics
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from .channels import SEND_POLICY, Channel, build_request, dingtalk_sign, feishu_sign, send
 from .formatting import format_index, format_wan
-from .http import (
-    Deadline,
-    DeadlineExceeded,
-    FetchError,
-    HttpPolicy,
-    hard_deadline,
-    make_session,
-    parse_json_body,
-    redact_url,
-)
-from .records import beijing_datetime
-from .store import FileLock, JsonlStore
+from .http import DeadlineExceeded, hard_deadline
+from .records import beijing_datetime, loads_strict
+from .store import FUTURE_SLACK, FileLock, JsonlStore
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["Channel", "build_request", "dingtalk_sign", "feishu_sign", "send"]  # re-exported for callers
+
 KINDS = ("h1_threshold", "spike", "panic_threshold", "no_data")
 MAX_ATTEMPTS = 5
-SEND_POLICY = HttpPolicy(connect_timeout=3, read_timeout=5, retries=0, backoff=0.2, deadline=8)
 
 
 @dataclass(frozen=True)
@@ -71,20 +58,6 @@ class Rule:
             raise ValueError(f"alert rule {self.name!r}: kind must be one of {', '.join(KINDS)}")
         if self.clear > self.fire:
             raise ValueError(f"alert rule {self.name!r}: clear ({self.clear}) must not be above fire ({self.fire})")
-
-
-@dataclass
-class Channel:
-    """One destination. ``kind``: webhook | telegram | dingtalk | feishu | wecom."""
-
-    kind: str
-    url: str
-    secret: str = ""
-    chat_id: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.kind
 
 
 @dataclass
@@ -110,7 +83,9 @@ def rule_value(rule: Rule, store: JsonlStore, now: float) -> float | None:
     """The rule's current value, or None when it cannot be computed (no data, no history)."""
     latest = store.latest()
     if rule.kind == "no_data":
-        return float("inf") if latest is None else max(0.0, now - latest["timestamp"])
+        if latest is None or latest["timestamp"] > now + FUTURE_SLACK:
+            return float("inf")  # nothing, or a record from a clock that jumped: no collection can follow it
+        return max(0.0, now - latest["timestamp"])
     if latest is None:
         return None
     if rule.kind == "h1_threshold":
@@ -135,7 +110,9 @@ def _evaluate(
     config: AlertConfig, state: dict[str, Any], store: JsonlStore, now: float, kinds: tuple[str, ...]
 ) -> list[Event]:
     events: list[Event] = []
-    rules_state = state.setdefault("rules", {})
+    if not isinstance(state.get("rules"), dict):
+        state["rules"] = {}
+    rules_state = state["rules"]
     for rule in config.rules:
         if rule.kind not in kinds:
             continue
@@ -228,91 +205,6 @@ def message(config: AlertConfig, events: list[Event], now: float) -> str:
     return "\n".join(lines)
 
 
-# -- channels -------------------------------------------------------------------------------------------
-
-
-def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
-    """DingTalk robot 加签: base64(HmacSHA256(key=secret, msg="{timestamp}\\n{secret}")), URL-encoded."""
-    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
-    return urllib.parse.quote_plus(base64.b64encode(digest))
-
-
-def feishu_sign(secret: str, timestamp_s: int) -> str:
-    """Feishu/Lark custom bot: base64(HmacSHA256(key="{timestamp}\\n{secret}", msg=empty))."""
-    digest = hmac.new(f"{timestamp_s}\n{secret}".encode(), b"", hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def build_request(channel: Channel, text: str, now: float) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """(url, JSON body, extra headers) for ``channel``, signed as the service requires."""
-    if channel.kind == "telegram":
-        return channel.url, {"chat_id": channel.chat_id, "text": text, "disable_web_page_preview": True}, {}
-    if channel.kind == "dingtalk":
-        url = channel.url
-        if channel.secret:
-            ts = int(now * 1000)
-            url += f"{'&' if '?' in url else '?'}timestamp={ts}&sign={dingtalk_sign(channel.secret, ts)}"
-        return url, {"msgtype": "text", "text": {"content": text}}, {}
-    if channel.kind == "feishu":
-        body: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
-        if channel.secret:
-            ts = int(now)
-            body = {"timestamp": str(ts), "sign": feishu_sign(channel.secret, ts), **body}
-        return channel.url, body, {}
-    if channel.kind == "wecom":
-        return channel.url, {"msgtype": "text", "text": {"content": text}}, {}
-    body = {"source": "liqsite", "text": text, "time": int(now)}
-    headers = {}
-    if channel.secret:
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        headers["X-Liqsite-Signature"] = "sha256=" + hmac.new(channel.secret.encode(), raw, hashlib.sha256).hexdigest()
-    return channel.url, body, headers
-
-
-def _accepted(channel: Channel, status: int, body: Any) -> str | None:
-    """None when the service accepted the message, else why not (services answer errors with 200)."""
-    if not 200 <= status < 300:
-        return f"HTTP {status}"
-    if channel.kind == "telegram":
-        return None if isinstance(body, dict) and body.get("ok") is True else f"Telegram said {str(body)[:200]}"
-    if channel.kind in ("dingtalk", "wecom"):
-        return None if isinstance(body, dict) and body.get("errcode") == 0 else f"{channel.kind} said {str(body)[:200]}"
-    if channel.kind == "feishu":
-        code = body.get("code", body.get("StatusCode")) if isinstance(body, dict) else None
-        return None if code == 0 else f"Feishu said {str(body)[:200]}"
-    return None
-
-
-def send(
-    channel: Channel, text: str, now: float, session_factory: Callable[[], requests.Session] | None = None
-) -> str | None:
-    """Deliver ``text`` to one channel; None on success, else the reason (logged, never raised)."""
-    url, body, headers = build_request(channel, text, now)
-    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    deadline = Deadline(SEND_POLICY.deadline)
-    session = session_factory() if session_factory else make_session(SEND_POLICY, deadline)
-    try:
-        response = session.post(
-            url,
-            data=raw,
-            headers={"Content-Type": "application/json; charset=utf-8", **headers},
-            timeout=(SEND_POLICY.connect_timeout, SEND_POLICY.read_timeout),
-            allow_redirects=False,
-            stream=True,
-        )
-        with response:
-            content = response.raw.read(100_000, decode_content=True) or b""
-        try:
-            parsed = parse_json_body(content, url, response.status_code) if content.strip() else {}
-        except FetchError:
-            parsed = {}
-        return _accepted(channel, response.status_code, parsed)
-    except requests.RequestException as e:
-        return f"{redact_url(url)}: {e.__class__.__name__}"
-    finally:
-        session.close()
-
-
 # -- the whole step ---------------------------------------------------------------------------------
 
 
@@ -342,43 +234,74 @@ def run_alerts(
             outcome["events"] = len(events)
             if events:
                 text = message(config, events, now)
-                outbox = state.setdefault("outbox", {})
                 for channel in config.channels:
-                    outbox.setdefault(channel.name, []).append({"text": text, "attempts": 0})
+                    _queue(state, channel.name).append({"text": text, "attempts": 0})
         started = time.monotonic()
         for channel in config.channels:
             if time.monotonic() - started > budget:
                 outcome["sent"][channel.name] = "postponed: the alert time budget is used up"
                 continue
-            with _StateFile(config.state_file) as state:
-                _deliver(channel, state, now, outcome)
+            try:
+                _deliver(channel, config.state_file, now, outcome)
+            except Exception:  # one channel's trouble is that channel's only
+                logger.exception("alerts to %s failed; the other channels go on", channel.name)
     except Exception:  # alerts must never break a collection
         logger.exception("alerts failed; the collection is not affected")
     return outcome
 
 
-def _deliver(channel: Channel, state: dict[str, Any], now: float, outcome: dict[str, Any]) -> None:
-    outbox = state.setdefault("outbox", {})
-    sends = state.setdefault("sends", {})
-    kept = []
-    for item in outbox.get(channel.name, []):
-        try:
-            with hard_deadline(SEND_POLICY.deadline + 2, f"alert to {channel.name}"):
-                reason = send(channel, item["text"], now)
-        except DeadlineExceeded as e:
-            reason = str(e)
-        item["attempts"] += 1
-        result = "ok" if reason is None else "error"
-        sends[f"{result}|{channel.name}"] = sends.get(f"{result}|{channel.name}", 0) + 1
-        outcome["sent"][channel.name] = "ok" if reason is None else reason
-        if reason is None:
-            continue
-        logger.warning(
-            "alert to %s failed (attempt %d of %d): %s", channel.name, item["attempts"], MAX_ATTEMPTS, reason
-        )
-        if item["attempts"] < MAX_ATTEMPTS:
-            kept.append(item)
-    outbox[channel.name] = kept
+def _deliver(channel: Channel, state_file: Path, now: float, outcome: dict[str, Any]) -> None:
+    """Send what is queued for ``channel``, one message at a time, saving the queue after each send
+    (attempts counted even when the send blew up), so a message that cannot go is retried at most
+    MAX_ATTEMPTS times and never blocks what comes after it."""
+    with _StateFile(state_file) as state:
+        pending = len(_queue(state, channel.name))
+    for _ in range(pending):
+        with _StateFile(state_file) as state:
+            queue = _queue(state, channel.name)
+            if not queue:
+                return
+            item = queue[0]
+            text = item.get("text") if isinstance(item, dict) else None
+            attempts = item.get("attempts") if isinstance(item, dict) else None
+            attempts = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0
+            reason: str | None
+            if not isinstance(text, str):
+                reason = "a queued message that is not text: dropped"
+                attempts = MAX_ATTEMPTS
+            else:
+                try:
+                    with hard_deadline(SEND_POLICY.deadline + 2, f"alert to {channel.name}"):
+                        reason = send(channel, text, now)
+                except DeadlineExceeded as e:
+                    reason = str(e)
+                except Exception as e:  # send does not raise; this is the backstop
+                    reason = f"{e.__class__.__name__}"
+            attempts += 1
+            result = "ok" if reason is None else "error"
+            sends = state.setdefault("sends", {}) if isinstance(state.get("sends"), dict) else {}
+            state["sends"] = sends
+            key = f"{result}|{channel.name}"
+            sends[key] = (sends.get(key) if isinstance(sends.get(key), int) else 0) + 1
+            outcome["sent"][channel.name] = "ok" if reason is None else reason
+            queue.pop(0)
+            if reason is not None:
+                logger.warning(
+                    "alert to %s failed (attempt %d of %d): %s", channel.name, attempts, MAX_ATTEMPTS, reason
+                )
+                if attempts < MAX_ATTEMPTS:
+                    queue.append({"text": text, "attempts": attempts})  # behind the others: it blocks nothing
+
+
+def _queue(state: dict[str, Any], name: str) -> list[Any]:
+    """The outbox list for ``name`` in ``state`` (repaired to a list when the file held anything else)."""
+    outbox = state.get("outbox")
+    if not isinstance(outbox, dict):
+        outbox = state["outbox"] = {}
+    queue = outbox.get(name)
+    if not isinstance(queue, list):
+        queue = outbox[name] = []
+    return queue
 
 
 class _StateFile:
@@ -393,9 +316,10 @@ class _StateFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock.__enter__()
         try:
-            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = loads_strict(self.path.read_bytes())
         except (OSError, ValueError):
-            self.data = {}
+            data = {}
+        self.data = data if isinstance(data, dict) else {}
         return self.data
 
     def __exit__(self, exc_type: object, *rest: object) -> None:

@@ -42,6 +42,13 @@ def configured_source(name: str | None = None, url: str | None = None) -> Source
     )
 
 
+def source_url() -> str:
+    """The configured upstream's URL (panic-api URL, else the Coinglass base when a key is set), or ""."""
+    if settings.LIQUIDATION_SOURCE_URL:
+        return settings.LIQUIDATION_SOURCE_URL
+    return settings.COINGLASS_BASE_URL if settings.COINGLASS_API_KEY else ""
+
+
 def exchanges_source() -> ExchangesSource:
     """The keyless source over the venues of LIQUIDATION_EXCHANGES and their base URLs."""
     urls = ExchangeUrls(

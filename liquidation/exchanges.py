@@ -39,7 +39,7 @@ import requests
 
 from .events import MAX_AGE_MS, event_key
 from .eventstore import EventStore
-from .http import Deadline, FetchError, HttpPolicy, get_json, make_session
+from .http import Deadline, FetchError, HttpPolicy, get_json, make_session, public_error
 from .records import RecordError, parse_number
 from .sources import Reading, SourceError
 
@@ -133,7 +133,7 @@ class ExchangesSource:
                 state[venue] = {"since_ms": since_ms, "last_ms": last_ms}
                 live[venue] = since_ms // 1000
             except Exception as e:  # an unexpected answer marks this venue missing, nothing more
-                missing[venue] = str(e)[:200]
+                missing[venue] = public_error(e)
                 logger.warning("exchanges: %s liquidations missing this minute: %s", venue, e)
         self._save_json(self.state_path, state)
 
@@ -146,12 +146,15 @@ class ExchangesSource:
             if fresh and info.get("connected") and info.get("connected_since"):
                 live[venue] = int(info["connected_since"])
             else:
-                missing[venue] = "listener not running" if not fresh else (info.get("last_error") or "not connected")
+                missing[venue] = (
+                    "listener not running" if not fresh else public_error(info.get("last_error") or "not connected")
+                )
 
         if not live:
             raise SourceError(
                 "no exchange reachable: start `manage.py stream_liquidations` (Binance, Bybit, OKX) and check "
-                f"internet access to the exchanges' APIs; {'; '.join(f'{k}: {v}' for k, v in missing.items())}"[:600]
+                f"internet access to the exchanges' APIs; {'; '.join(f'{k}: {v}' for k, v in missing.items())}"[:600],
+                kind="no-exchange-reachable",
             )
 
         oi_usd: dict[str, float] = {}
@@ -162,12 +165,13 @@ class ExchangesSource:
             try:
                 oi_usd[venue] = getattr(self, f"_oi_{venue}")(session, policy, deadline)
             except Exception as e:  # an unexpected answer leaves this venue out of the total
-                oi_missing[venue] = str(e)[:200]
+                oi_missing[venue] = public_error(e)
                 logger.warning("exchanges: %s open interest missing this minute: %s", venue, e)
         total_oi = sum(oi_usd.values())
         if total_oi <= 0:
             raise SourceError(
-                f"no open interest from any exchange: {'; '.join(f'{k}: {v}' for k, v in oi_missing.items())}"[:600]
+                f"no open interest from any exchange: {'; '.join(f'{k}: {v}' for k, v in oi_missing.items())}"[:600],
+                kind="no-open-interest",
             )
 
         sums = aggregate(store.read(now_ms - DAY_MS, now_ms), now_ms)

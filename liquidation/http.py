@@ -381,6 +381,23 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, redact_path(parts.path), query, ""))
 
 
+def public_error(error: BaseException | str) -> str:
+    """A short account of a failure fit for a public answer: no URL (not even redacted), no path.
+
+    For a FetchError its kind and HTTP status (``timeout``, ``http-status 503``); otherwise the
+    exception's class and the first words of its message with every URL replaced by ``<url>``."""
+    if isinstance(error, FetchError):
+        return error.kind + (f" {error.status}" if error.kind == "http-status" and error.status else "")
+    text = error if isinstance(error, str) else f"{error.__class__.__name__}: {error}"
+    return strip_urls(text)[:160]
+
+
+def strip_urls(text: str) -> str:
+    """``text`` with every URL, and every path after a "url:", replaced by ``<url>``."""
+    text = _URL_IN_TEXT.sub("<url>", text)
+    return re.sub(r"(?i)(url:\s*)/\S*", r"\1<url>", text)
+
+
 def redact_text(text: str) -> str:
     """``text`` with every URL in it redacted, and bare paths and query strings too (urllib3 says
     "Max retries exceeded with url: /bot<token>/sendMessage?…")."""

@@ -33,6 +33,9 @@ def command_logging(verbosity: int, log_file: Path) -> Iterator[None]:
     except OSError as e:
         root.warning("not logging to %s: %s", log_file, e)
     if file_handler is not None:
+        for handler in root.handlers:  # the console's filters (secret scrubbing) apply to the file too
+            for f in handler.filters:
+                file_handler.addFilter(f)
         file_handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
         file_handler.setLevel(min(level, logging.INFO))
         root.addHandler(file_handler)
@@ -43,3 +46,36 @@ def command_logging(verbosity: int, log_file: Path) -> Iterator[None]:
             root.removeHandler(file_handler)
             file_handler.close()
         root.setLevel(old_level)
+
+
+class RedactSecrets(logging.Filter):
+    """Scrub every record before any handler writes it: the configured secrets (``secrets``: keys,
+    tokens, webhook URLs, as settings lists them) become ``***``, and every URL in the message or
+    traceback is redacted (userinfo, credential-like query values, token path segments).
+
+    Defence in depth: code already logs redacted URLs; this catches what a library's message or a
+    traceback carries. Secrets shorter than 6 characters are not scrubbed (they would mangle text).
+    """
+
+    def __init__(self, secrets: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        from .http import redact_text  # here, not at import: settings loads this module early
+
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return redact_text(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string is the caller's bug; still log something
+            message = str(record.msg)
+        record.msg, record.args = self.scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+        return True

@@ -7,7 +7,7 @@ settings passed in by the view.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .records import loads_strict
 from .store import JsonlStore
 
 _LINE_COUNTS: dict[tuple[Any, ...], int] = {}
@@ -40,38 +41,71 @@ def count_lines(path: Path) -> int:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; {} when it is missing, not JSON or not an object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_strict(path.read_bytes())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
+def _num(value: Any) -> float | None:
+    """``value`` as a float when it is a plain finite number; None for anything else (the sidecar
+    files are written by us, but a hand edit or a half-written older version must not make a 500)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _counts(value: Any) -> Iterator[tuple[str, str, float]]:
+    """("outcome", "name", n) for each well-formed ``"outcome|name": n`` entry."""
+    for key, n in _dict(value).items():
+        number = _num(n)
+        if isinstance(key, str) and number is not None:
+            outcome, _, name = key.partition("|")
+            yield outcome, name, number
+
+
 class LiqsiteCollector(Collector):
     def __init__(
-        self, data_file: Path, last_run_file: Path, status_file: Path, alert_state_file: Path | None = None
+        self,
+        data_file: Path,
+        last_run_file: Path,
+        status_file: Path,
+        alert_state_file: Path | None = None,
+        *,
+        source_url: str | None = None,
     ) -> None:
         self.data_file, self.last_run_file, self.status_file = data_file, last_run_file, status_file
         self.alert_state_file = alert_state_file
+        self.source_url = source_url  # already redacted; given only when /metrics is behind its token
 
     def collect(self) -> Iterator[Any]:
         last_run = _read(self.last_run_file)
         runs = CounterMetricFamily(
             "liqsite_collections", "Collections by outcome and source", labels=["outcome", "source"]
         )
-        for key, value in (last_run.get("counts") or {}).items():
-            outcome, _, source = key.partition("|")
-            runs.add_metric([outcome, source], float(value))
+        for outcome, source, n in _counts(last_run.get("counts")):
+            runs.add_metric([outcome, source], n)
         yield runs
         success = GaugeMetricFamily("liqsite_last_success_timestamp_seconds", "Unix time of the last good collection")
-        if last_run.get("last_success"):
-            success.add_metric([], float(last_run["last_success"]))
+        if _num(last_run.get("last_success")):
+            success.add_metric([], _num(last_run["last_success"]))
         yield success
+        if self.source_url:
+            info = GaugeMetricFamily("liqsite_source_info", "The configured upstream (URL redacted)", labels=["url"])
+            info.add_metric([self.source_url], 1.0)
+            yield info
 
         newest = JsonlStore(self.data_file).latest()
         age = GaugeMetricFamily("liqsite_newest_record_age_seconds", "Age of the newest stored record")
         if newest is not None:
-            age.add_metric([], max(0.0, time.time() - newest["timestamp"]))
+            age.add_metric([], time.time() - newest["timestamp"])  # negative: dated after our clock
         yield age
         size = GaugeMetricFamily("liqsite_store_bytes", "Size of the JSONL data file")
         size.add_metric([], float(self.data_file.stat().st_size) if self.data_file.exists() else 0.0)
@@ -81,8 +115,8 @@ class LiqsiteCollector(Collector):
         yield records
 
         status = _read(self.status_file)
-        venues = status.get("venues") or {}
-        updated = status.get("updated", 0)
+        venues = _dict(status.get("venues"))
+        updated = _num(status.get("updated")) or 0.0
         fresh = time.time() - updated <= 30
         connected = GaugeMetricFamily(
             "liqsite_stream_connected", "1 when the listener's feed for the exchange is up", labels=["exchange"]
@@ -93,18 +127,21 @@ class LiqsiteCollector(Collector):
             "liqsite_stream_frames_skipped", "Frames skipped, by reason", labels=["exchange", "reason"]
         )
         for name, info in venues.items():
-            connected.add_metric([name], 1.0 if fresh and info.get("connected") else 0.0)
-            stored.add_metric([name], float(info.get("events_stored", 0)))
-            reconnects.add_metric([name], float(info.get("reconnects", 0)))
-            for reason, n in (info.get("skipped") or {}).items():
-                skipped.add_metric([name, reason], float(n))
+            if not isinstance(info, dict):
+                continue
+            name = str(name)
+            connected.add_metric([name], 1.0 if fresh and info.get("connected") is True else 0.0)
+            stored.add_metric([name], _num(info.get("events_stored")) or 0.0)
+            reconnects.add_metric([name], _num(info.get("reconnects")) or 0.0)
+            for reason, n in _dict(info.get("skipped")).items():
+                if _num(n) is not None:
+                    skipped.add_metric([name, str(reason)], _num(n))
         yield from (connected, stored, reconnects, skipped)
 
         sends = CounterMetricFamily(
             "liqsite_alert_sends", "Alert messages sent, by outcome and channel", labels=["outcome", "channel"]
         )
         if self.alert_state_file is not None:
-            for key, n in (_read(self.alert_state_file).get("sends") or {}).items():
-                outcome, _, channel = key.partition("|")
-                sends.add_metric([outcome, channel], float(n))
+            for outcome, channel, n in _counts(_read(self.alert_state_file).get("sends")):
+                sends.add_metric([outcome, channel], n)
         yield sends

@@ -1,9 +1,11 @@
-"""Language choice: Simplified Chinese unless the visitor chose English."""
+"""Language choice (Simplified Chinese unless the visitor chose English) and the HTTP methods guard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -42,4 +44,30 @@ class SiteLanguageMiddleware(LocaleMiddleware):
                 secure=settings.LANGUAGE_COOKIE_SECURE,
             )
         patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+class MethodGuardMiddleware:
+    """TRACE and TRACK are refused everywhere (405: they only echo a request back, a tool for
+    stealing cookies), and every 405 says in its body which methods the URL takes: Django's own
+    405s are empty, which leaves an API user guessing."""
+
+    REFUSED = frozenset({"TRACE", "TRACK", "CONNECT"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in self.REFUSED:
+            response: HttpResponse = JsonResponse(
+                {"detail": f"method {request.method} is not allowed here; use GET or HEAD"}, status=405
+            )
+            response["Allow"] = "GET, HEAD, OPTIONS"
+            return response
+        response = self.get_response(request)
+        if response.status_code == 405 and not getattr(response, "streaming", False) and not response.content:
+            allow = response.get("Allow", "GET, HEAD")
+            body = JsonResponse({"detail": f"method {request.method} is not allowed here; allowed: {allow}"})
+            response.content = body.content
+            response["Content-Type"] = body["Content-Type"]
         return response

@@ -12,6 +12,10 @@ from rest_framework import serializers
 
 from .series import INTERVALS, TIME_FORMATS_HELP, parse_time
 
+#: The longest window one request may cover. Longer history: ask for it in pieces (or export by month).
+MAX_SPAN_DAYS = 31
+MAX_SPAN = MAX_SPAN_DAYS * 86400
+
 TIME_HELP = (
     "Unix seconds, Unix milliseconds (any value >= 1e11), ISO 8601 with or without offset "
     "(no offset = Beijing time, UTC+8) or 'YYYY-MM-DD HH:MM[:SS]' (Beijing time). "
@@ -52,7 +56,11 @@ class WindowQuerySerializer(QuerySerializer):
         min_value=1,
         max_value=43200,
         default=1440,
-        help_text="The most recent N records (or buckets) inside the window; 1440 = 24 h of minutes.",
+        help_text=(
+            "The most recent N records (or buckets) inside the window; 1440 = 24 h of minutes. A request "
+            "costs one unit of the rate limit per day it covers (limit × interval, or start_time to end_time "
+            f"when shorter for minutes); with start_time it may cover at most {MAX_SPAN_DAYS} days."
+        ),
     )
     start_time = TimeParamField(required=False, help_text="Window start, inclusive. " + TIME_HELP)
     end_time = TimeParamField(required=False, help_text="Window end, inclusive. " + TIME_HELP)
@@ -66,12 +74,41 @@ class WindowQuerySerializer(QuerySerializer):
         start, end = attrs.get("start_time"), attrs.get("end_time")
         if start is not None and end is not None and start > end:
             raise serializers.ValidationError({"start_time": ["must not be after end_time"]})
+        # Explicit windows are capped; limit-only answers stay as they always were (their cost is
+        # weighed by the throttle instead, at most one minute's whole budget).
+        if start is not None and window_span(attrs, time.time()) > MAX_SPAN:
+            raise serializers.ValidationError(
+                {
+                    "start_time": [
+                        f"a request may cover at most {MAX_SPAN_DAYS} days; ask for a shorter window "
+                        "(several requests for longer history)"
+                    ]
+                }
+            )
         return attrs
+
+
+def window_span(params: dict[str, Any], now: float) -> int:
+    """Seconds of minutes a validated window request makes the server read: ``limit`` records or
+    buckets of ``interval`` back from the end, and no more than ``start_time`` to ``end_time`` (or
+    now). Minute records are read backwards and stop at ``limit``; bucketed reads fold the whole
+    window, so for them the window counts whole."""
+    interval = params.get("interval", "1m")
+    by_limit = int(params.get("limit", 1440)) * INTERVALS[interval]
+    start = params.get("start_time")
+    if start is None:
+        return by_limit
+    end = params.get("end_time")
+    by_window = max(0, int(end if end is not None else now) - start)
+    return min(by_limit, by_window) if interval == "1m" else by_window
 
 
 class StatsQuerySerializer(QuerySerializer):
     hours = serializers.IntegerField(
-        min_value=1, max_value=720, default=24, help_text="Window length in hours, ending now."
+        min_value=1,
+        max_value=720,
+        default=24,
+        help_text="Window length in hours, ending now; costs one unit of the rate limit per 24 hours.",
     )
 
 
@@ -119,8 +156,13 @@ class HistoryResponseSerializer(serializers.Serializer):
 
 
 class LatestResponseSerializer(RecordSerializer):
-    age_seconds = serializers.IntegerField(help_text="Seconds since the record was collected")
-    stale = serializers.BooleanField(help_text="Older than LIQUIDATION_STALE_SECONDS")
+    age_seconds = serializers.IntegerField(
+        help_text="Seconds since the record was collected; negative when it is dated after the server's clock"
+    )
+    stale = serializers.BooleanField(
+        help_text="Older than LIQUIDATION_STALE_SECONDS, or dated more than a minute after the server's clock"
+    )
+    future = serializers.BooleanField(help_text="Dated more than a minute after the server's clock (a clock jump)")
 
 
 class SummarySerializer(serializers.Serializer):

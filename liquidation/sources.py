@@ -33,7 +33,12 @@ DEFAULT_COINGLASS_BASE_URL = "https://open-api-v4.coinglass.com"
 
 
 class SourceError(Exception):
-    """An upstream answered, but not with something we can record. The message says why."""
+    """An upstream answered, but not with something we can record. The message says why (for the
+    log); ``kind`` is a short URL-free word for public answers."""
+
+    def __init__(self, message: str, *, kind: str = "bad-answer") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ConfigError(Exception):

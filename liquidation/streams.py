@@ -38,7 +38,7 @@ from websockets.asyncio.client import connect
 
 from .events import MAX_AGE_MS, Contract, Parsed, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
 from .eventstore import EventStore
-from .http import Deadline, FetchError, HttpPolicy, get_json, make_session
+from .http import Deadline, FetchError, HttpPolicy, get_json, make_session, public_error, redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -293,8 +293,8 @@ class Listener:
             try:
                 specs = await asyncio.to_thread(venue.plan)
             except Exception as e:  # an unexpected answer must not end this venue for good
-                status.last_error = f"listing instruments: {e}"[:300]
-                logger.warning("%s: cannot list instruments: %s", venue.exchange, e)
+                status.last_error = f"listing instruments: {public_error(e)}"
+                logger.warning("%s: cannot list instruments: %s", venue.exchange, redact_text(str(e)))
                 attempt += 1
                 await _sleep_or_stop(stop, self._backoff(attempt))
                 continue
@@ -306,7 +306,7 @@ class Listener:
                     try:
                         fresh = await asyncio.to_thread(venue.plan)
                     except Exception as e:
-                        status.last_error = f"refreshing instruments: {e}"[:300]
+                        status.last_error = f"refreshing instruments: {public_error(e)}"
                         continue
                     if [s.subscribe for s in fresh] != [s.subscribe for s in specs]:
                         logger.info("%s: instrument list changed; resubscribing", venue.exchange)
@@ -357,7 +357,7 @@ class Listener:
                             if parsed.skipped:
                                 status.skipped.update(parsed.skipped)
                             if parsed.error:
-                                status.last_error = parsed.error
+                                status.last_error = public_error(parsed.error)
                                 logger.warning("%s: upstream error: %s", spec.name, parsed.error)
                     finally:
                         if pinger is not None:
@@ -370,8 +370,8 @@ class Listener:
                 kept_since = status.connections.get(spec.name)
                 logger.info("%s: reconnecting (%s)", spec.name, e)
             except Exception as e:  # connection refused, handshake failure, closed, silence, bad URL
-                status.last_error = f"{spec.name}: {e.__class__.__name__}: {e}"[:300]
-                logger.warning("%s: %s: %s", spec.name, e.__class__.__name__, e)
+                status.last_error = f"{spec.name}: {public_error(e)}"
+                logger.warning("%s: %s: %s", spec.name, e.__class__.__name__, redact_text(str(e)))
             recycle_since = recycle and kept_since is not None
             status.connections[spec.name] = kept_since if recycle_since else None
             if stop.is_set():

@@ -434,10 +434,20 @@ def test_collector_status_reports_last_run_and_streams(client, liq_settings):
     r = client.get(BASE + "status")
     assert r.status_code == 200
     assert r.json() == {"last_run": None, "streams": None}
-    liq_settings.LIQUIDATION_LAST_RUN_FILE.write_text('{"outcome": "error", "error": "no exchange reachable"}')
+    liq_settings.LIQUIDATION_LAST_RUN_FILE.write_text(
+        '{"outcome": "error", "source": "exchanges", "error": "no exchange reachable: see https://u:p@h/x",'
+        ' "error_class": "no-exchange-reachable"}'
+    )
     events = liq_settings.LIQUIDATION_EVENTS_DIR
     events.mkdir(parents=True)
-    (events / "status.json").write_text('{"venues": {"binance": {"connected": true}}}')
-    body = client.get(BASE + "status").json()
-    assert body["last_run"]["error"] == "no exchange reachable"
+    (events / "status.json").write_text(
+        '{"venues": {"binance": {"connected": true, "last_error": "fstream: ConnectionError: wss://h/ws?k=1"}}}'
+    )
+    r = client.get(BASE + "status")
+    body = r.json()
+    assert body["last_run"]["error_class"] == "no-exchange-reachable"
+    assert body["last_run"]["source"] == "exchanges"
+    assert "error" not in body["last_run"] and "detail" not in body["last_run"]  # operator detail stays private
     assert body["streams"]["venues"]["binance"]["connected"] is True
+    assert body["streams"]["venues"]["binance"]["last_error"] == "fstream: ConnectionError: <url>"
+    assert b"://" not in r.content

@@ -102,19 +102,23 @@ def test_parse_number_accepts_plain_and_exponent_notation(text, expected):
             "timestamp",
         ),
         (
-            '{"timestamp": 1768583851, "hour_1_amount": NaN, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
+            '{"timestamp": 1768583851, "hour_1_amount": NaN, '
+            '"panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "NaN",
         ),
         (
-            '{"timestamp": 1768583851, "hour_1_amount": 1e999, "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
+            '{"timestamp": 1768583851, "hour_1_amount": 1e999, '
+            '"panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "range",
         ),
         (
-            '{"timestamp": 1768583851, "hour_1_amount": "5", "panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
+            '{"timestamp": 1768583851, "hour_1_amount": "5", '
+            '"panic_index": 1, "hour_24_amount": 1, "total_position": 1}',
             "number",
         ),
         (
-            '{"timestamp": 1768583851, "hour_1_amount": 1, "panic_index": 1, "hour_24_amount": 1, "total_position": -1}',
+            '{"timestamp": 1768583851, "hour_1_amount": 1, '
+            '"panic_index": 1, "hour_24_amount": 1, "total_position": -1}',
             "negative",
         ),
         (

@@ -68,7 +68,8 @@ async function getNewest() {
   const serverNow = Date.parse(response.headers.get("Date") || "") || Date.now();
   state.clockOffsetMs = serverNow - Date.now();
   if (!record) return null;
-  return { ...record, age_seconds: Math.max(0, serverNow / 1000 - record.timestamp) };
+  // Signed: a record dated after the server's clock (a clock that jumped) is a problem, not "fresh".
+  return { ...record, age_seconds: serverNow / 1000 - record.timestamp };
 }
 
 function historyUrl(seconds, interval) {
@@ -108,6 +109,8 @@ function withGaps(records, field, step) {
 }
 
 // -- cards ------------------------------------------------------------------------------------------
+
+const FUTURE_SLACK_SECONDS = 60;
 
 function ageSeconds() {
   if (!state.latest) return null;
@@ -149,7 +152,8 @@ function renderCards() {
 function tick() {
   const age = ageSeconds();
   $("card-updated").textContent = age === null ? "—" : formatAge(age, S);
-  $("stale-badge").hidden = age === null || age <= config.staleSeconds;
+  // Stale when too old, and also when dated more than a minute after the server's clock.
+  $("stale-badge").hidden = age === null || (age <= config.staleSeconds && age >= -FUTURE_SLACK_SECONDS);
 }
 
 // -- charts ----------------------------------------------------------------------------------------
@@ -314,7 +318,11 @@ function showEmpty(isEmpty) {
     const run = state.lastRun;
     // Say why, when the collector has said: "no exchange reachable", a bad key, an upstream error.
     $("liq-empty-hint").textContent =
-      run && run.error ? S.collector_said.replace("%s", formatTime(run.time, state.zone)).replace("%s", run.error) : S.empty_hint;
+      run && run.error_class
+        ? S.collector_said
+            .replace("%s", formatTime(run.time, state.zone))
+            .replace("%s", `${run.source || "?"}: ${run.error_class}`)
+        : S.empty_hint;
   } else {
     $("liq-empty-title").textContent = S.empty_range;
     $("liq-empty-hint").textContent = S.empty_range_hint;

@@ -31,8 +31,8 @@ __all__ = ["LineCursor", "ReadReport", "end_of_complete_lines", "lines_backward"
 
 BLOCK = 64 * 1024
 READ_CHUNK = 1 << 20
-FIRST_CHUNK = 64 * 1024
-PROBE = 4096
+FIRST_CHUNK = 16 * 1024  # small first: a 1 h window is ~15 KB; reads double up to READ_CHUNK
+PROBE = 1024
 TOO_LONG = f"line over the {MAX_LINE_BYTES}-byte limit"
 UNTERMINATED = "unterminated last line (a write in progress or a torn write)"
 
@@ -117,9 +117,10 @@ def lines_forward(
 def lines_backward(fd: int, end: int, report: ReadReport) -> Iterator[bytes]:
     """The complete lines that end at or before ``end`` (a line start, or just past a line end),
     newest first. An over-long line is skipped without being accumulated."""
-    pos, tail, skipping = end, b"", False
+    pos, tail, skipping, step = end, b"", False, 4096
     while pos > 0:
-        start = max(0, pos - BLOCK)
+        start = max(0, pos - step)
+        step = min(step * 2, BLOCK)  # small first: latest() and a window's edges need a line or two
         block = os.pread(fd, pos - start, start)
         report.bytes_read += len(block)
         pos = start
@@ -237,7 +238,7 @@ class LineCursor:
             start = nxt
         return None
 
-    def seek(self, target: int, slack: int = 64 * 1024) -> int:
+    def seek(self, target: int, slack: int = 8 * 1024) -> int:
         """A line start such that, in a sorted file, every record before it is older than ``target``.
 
         Binary search over byte offsets: from a probe point, resynchronise on the next line end,

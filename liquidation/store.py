@@ -183,6 +183,7 @@ class JsonlStore:
         key = (*identity, "range", start, end, limit)
         cached = _CACHE.get(key)
         if cached is not None:
+            self.last_report = ReadReport()  # a cached answer reads nothing
             return cached
         report = ReadReport()
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)

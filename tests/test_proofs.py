@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from liquidation.maintenance import clean, verify
 from liquidation.records import RecordError, build_record, parse_line, to_line
-from liquidation.maintenance import clean
 from liquidation.store import JsonlStore, append_durably
 from tests.conftest import PROJECT
 

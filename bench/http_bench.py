@@ -11,28 +11,17 @@ Counts only 2xx answers. Target for latest: >= 1,500 req/s and >= 0.6x the bare 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.server import gunicorn, report  # noqa: E402
 from bench.store_bench import DATA, END, QUICK_SIZES, SIZES, generate  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wrk(url: str, seconds: int) -> dict:
@@ -68,66 +57,24 @@ def main() -> None:
     data = DATA / f"liquidation_1h_{size}.jsonl"
     generate(data, (QUICK_SIZES if args.quick else SIZES)[size])
     seconds = 2 if args.quick else 20
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
-            "LIQUIDATION_DATA_FILE": str(data),
-            "LIQUIDATION_API_RATE": "off",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "LIQSITE_DATA_DIR": tmp,
-            "LIQSITE_LOG_DIR": tmp,
+    with gunicorn(data) as base:
+        targets = {
+            "bare DRF view (constant)": "/bench/constant",
+            "GET /api/liquidation-1h/latest": "/api/liquidation-1h/latest",
+            "GET /api/liquidation-1h/history (24 h)": f"/api/liquidation-1h/history?start_time={END - 86400}&limit=1440",
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "liqsite.wsgi",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(base + "/bench/constant", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            targets = {
-                "bare DRF view (constant)": "/bench/constant",
-                "GET /api/liquidation-1h/latest": "/api/liquidation-1h/latest",
-                "GET /api/liquidation-1h/history (24 h)": f"/api/liquidation-1h/history?start_time={END - 86400}&limit=1440",
-            }
-            results = {}
-            for name, path in targets.items():
-                results[name] = wrk(base + path, seconds)
-                r = results[name]
-                print(f"| {name} | {r['rps_2xx']:,.0f} | {r['p99_ms']:.2f} | {r['non_2xx']} |", flush=True)
-        finally:
-            server.terminate()
-            server.wait(10)
+        results = {}
+        for name, path in targets.items():
+            results[name] = wrk(base + path, seconds)
+            r = results[name]
+            print(f"| {name} | {r['rps_2xx']:,.0f} | {r['p99_ms']:.2f} | {r['non_2xx']} |", flush=True)
     bare = results["bare DRF view (constant)"]["rps_2xx"]
     latest = results["GET /api/liquidation-1h/latest"]["rps_2xx"]
     verdict = [
         f"- latest: {latest:,.0f} req/s (target ≥ 1,500): {'met' if latest >= 1500 else 'MISSED'}",
         f"- latest / bare view: {latest / bare:.2f}× (target ≥ 0.6×): {'met' if latest / bare >= 0.6 else 'MISSED'}",
     ]
-    for line in verdict:
-        print(line)
-    if args.json:
-        args.json.write_text(
-            json.dumps({"results": results, "data": size, "seconds": seconds, "targets": verdict}, indent=1)
-        )
+    report(verdict, args.json, results=results, data=size, seconds=seconds)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
+from bench.attack_bench import row  # noqa: E402
 from bench.stream_bench import machine  # noqa: E402
 
 
@@ -32,6 +33,22 @@ def run(script: str, quick: bool, out: Path) -> dict:
     return json.loads(out.read_text()) if out.exists() else {}
 
 
+def attack_section(attack: dict) -> list[str]:
+    """The table of bench/attack_bench.py."""
+    return [
+        f"## One client holding the site: /latest for another client while one address sends 72 "
+        f"{attack.get('data')} windows a minute (gunicorn, 2 workers, {attack.get('seconds')} s each)",
+        "",
+        "| scenario | others' /latest median ms | p95 ms | non-200 | attack requests | attack 200 | attack 429 "
+        "| one attack request, median ms |",
+        "|---|---|---|---|---|---|---|---|",
+        *(row(name, r) for name, r in attack.get("results", {}).items()),
+        "",
+        *attack.get("targets", []),
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -40,6 +57,7 @@ def main() -> None:
         t = Path(tmp)
         store = run("store_bench.py", args.quick, t / "store.json")
         http = run("http_bench.py", args.quick, t / "http.json")
+        attack = run("attack_bench.py", args.quick, t / "attack.json")
         collector = run("collector_bench.py", args.quick, t / "collector.json")
         print("\n== stream_bench.py", flush=True)
         stream = subprocess.run(
@@ -80,6 +98,7 @@ def main() -> None:
         "",
         *http.get("targets", []),
         "",
+        *attack_section(attack),
         "## Collector: one `collect_liquidation` process against a local upstream (`/usr/bin/time -v`)",
         "",
         "| run | wall time (median) | peak memory (max) |",

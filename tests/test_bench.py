@@ -18,5 +18,12 @@ def test_quick_benchmark_runs_end_to_end_and_reports_every_part():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     report = (PROJECT / "bench" / "data" / "RESULTS-quick.md").read_text()
-    for part in ("| 3d | latest |", "GET /api/liquidation-1h/latest", "| coinglass |", "events/s"):
+    parts = (
+        "| 3d | latest |",
+        "GET /api/liquidation-1h/latest",
+        "| coinglass |",
+        "events/s",
+        "| no attack (baseline) |",
+    )
+    for part in parts:
         assert part in report

@@ -1,0 +1,62 @@
+"""The site under gunicorn on 127.0.0.1 for the HTTP benchmarks: started, waited for, stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(data: Path, *, workers: int = 2, **env_extra: str) -> Iterator[str]:
+    """Yield the base URL of the site serving ``data`` (bench settings: throttling as ``env_extra`` says)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+            "LIQUIDATION_DATA_FILE": str(data),
+            "LIQUIDATION_API_RATE": "off",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "LIQSITE_DATA_DIR": tmp,
+            "LIQSITE_LOG_DIR": tmp,
+            **env_extra,
+        }
+        command = [sys.executable, "-m", "gunicorn", "liqsite.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+        server = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(base + "/bench/constant", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def report(verdict: list[str], json_path: Path | None, **payload: object) -> None:
+    """Print the verdict lines and, with ``json_path``, write them with ``payload`` for bench/run.py."""
+    for line in verdict:
+        print(line)
+    if json_path:
+        json_path.write_text(json.dumps({**payload, "targets": verdict}, indent=1))

@@ -35,6 +35,10 @@ from typing import Any
 from .records import RecordError, loads_strict, parse_number
 
 MAX_FUTURE_MS = 5 * 60 * 1000
+#: The largest plausible single liquidation order, in USD. The largest ever reported were a few hundred
+#: million; anything above USD 10 billion is a unit error (contracts taken for coins, a price in
+#: cents) or a hostile frame, and is skipped as "implausible", never summed.
+MAX_ORDER_USD = 1e10
 MAX_AGE_MS = 25 * 3600 * 1000
 
 
@@ -98,7 +102,14 @@ def _timestamp(value: Any, now_ms: int) -> int:
     return ts
 
 
+def plausible(usd: Any) -> bool:
+    """A single order's USD notional within (0, MAX_ORDER_USD]; stored events are checked again when summed."""
+    return isinstance(usd, (int, float)) and not isinstance(usd, bool) and 0 < usd <= MAX_ORDER_USD
+
+
 def _event(exchange: str, symbol: str, ts_ms: int, side: str, qty: float, price: float, usd: float) -> dict[str, Any]:
+    if not plausible(usd):
+        raise Skip("implausible", f"{usd:g} USD")
     return {
         "exchange": exchange,
         "symbol": symbol,

@@ -37,7 +37,7 @@ from typing import Any
 
 import requests
 
-from .events import MAX_AGE_MS, event_key
+from .events import MAX_AGE_MS, event_key, plausible
 from .eventstore import EventStore
 from .http import Deadline, FetchError, HttpPolicy, get_json, make_session, public_error
 from .records import RecordError, parse_number
@@ -294,6 +294,8 @@ class ExchangesSource:
         ):
             return None
         qty = filled * multiplier
+        if not plausible(qty * price):
+            return None
         return {
             "exchange": "gate",
             "symbol": contract,
@@ -362,7 +364,7 @@ class ExchangesSource:
         if (
             side not in ("buy", "sell")
             or price <= 0
-            or usd <= 0
+            or not plausible(usd)
             or ts_ms > now_ms + 300_000
             or ts_ms < now_ms - MAX_AGE_MS
         ):
@@ -521,8 +523,8 @@ def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[s
     seen = set()
     for event in events:
         key = event_key(event)
-        if key in seen or not (now_ms - DAY_MS < event["ts_ms"] <= now_ms):
-            continue
+        if key in seen or not (now_ms - DAY_MS < event["ts_ms"] <= now_ms) or not plausible(event.get("usd")):
+            continue  # an implausible order stored by an older version is never summed either
         seen.add(key)
         venue = sums[event["exchange"]]
         usd = float(event["usd"])

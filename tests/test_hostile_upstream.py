@@ -163,3 +163,39 @@ def test_test_alert_reports_a_malformed_redirect_instead_of_crashing(liq_setting
     with pytest.raises(CommandError, match="1 of 1 channel"):
         call_command("test_alert", stdout=out, stderr=StringIO())
     assert "webhook: FAILED" in out.getvalue()
+
+
+def test_an_implausible_single_order_is_skipped_by_the_parsers_and_never_summed():
+    from liquidation.events import parse_binance
+    from liquidation.exchanges import aggregate
+
+    now_ms = int(time.time() * 1000)
+    frame = json.dumps(
+        {
+            "stream": "!forceOrder@arr",
+            "data": {
+                "e": "forceOrder",
+                "E": now_ms,
+                "o": {
+                    "s": "BTCUSDT",
+                    "S": "SELL",
+                    "o": "LIMIT",
+                    "f": "IOC",
+                    "q": "1e12",
+                    "p": "90000",
+                    "ap": "90000",
+                    "X": "FILLED",
+                    "l": "1e12",
+                    "z": "1e12",
+                    "T": now_ms,
+                },
+            },
+        }
+    )
+    parsed = parse_binance(frame, now_ms)
+    assert parsed.events == [] and parsed.skipped["implausible"] == 1
+    events = [
+        {"exchange": "okx", "symbol": "X", "ts_ms": now_ms - 1000, "side": "long", "qty": 1, "price": 1, "usd": 5e12},
+        {"exchange": "okx", "symbol": "Y", "ts_ms": now_ms - 2000, "side": "long", "qty": 1, "price": 1, "usd": 100.0},
+    ]
+    assert aggregate(events, now_ms)["okx"]["hour_1"] == 100.0

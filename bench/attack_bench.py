@@ -136,6 +136,23 @@ def row(name: str, r: dict) -> str:
     )
 
 
+def judge(results: dict) -> list[str]:
+    """The target (others' median under 50 ms with the defaults) and the comparison with no defence."""
+    base = results[SCENARIOS[0][0]]
+    defended = [results[name] for name, rate, kind in SCENARIOS if rate != "off" and kind]
+    naive = results[SCENARIOS[-1][0]]
+    worst = max(r["victim_median_ms"] for r in defended)
+    worst_p95 = max(r["victim_p95_ms"] for r in defended)
+    return [
+        f"- others' /latest median under attack with the default defences: at most {worst:.1f} ms "
+        f"(target < 50 ms): {'met' if worst < 50 else 'MISSED'}; {worst / base['victim_median_ms']:.2f}× the "
+        f"baseline; p95 at most {worst_p95:.1f} ms ({worst_p95 / base['victim_p95_ms']:.2f}×)",
+        f"- the whole-file attack with throttling off (what one address could do before): median "
+        f"{naive['victim_median_ms']:.1f} ms, p95 {naive['victim_p95_ms']:.1f} ms "
+        f"({naive['victim_p95_ms'] / base['victim_p95_ms']:.0f}× the baseline's p95)",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -151,15 +168,7 @@ def main() -> None:
         with gunicorn(data, LIQUIDATION_API_RATE=rate) as base:
             results[name] = r = scenario(base, seconds, span_days, kind)
         print(row(name, r), flush=True)
-    base_ms = results[SCENARIOS[0][0]]["victim_median_ms"]
-    worst = max(results[name]["victim_median_ms"] for name, rate, _ in SCENARIOS if rate != "off")
-    naive = results[SCENARIOS[-1][0]]["victim_median_ms"]
-    verdict = [
-        f"- /latest median for other clients under attack with the default defences: at most {worst:.1f} ms "
-        f"(target < 50 ms): {'met' if worst < 50 else 'MISSED'}; {worst / base_ms:.2f}× the baseline",
-        f"- the whole-file attack with throttling off (what one address could do before): {naive:.1f} ms, "
-        f"{naive / base_ms:.2f}× the baseline",
-    ]
+    verdict = judge(results)
     report(verdict, args.json, results=results, data=size, seconds=seconds)
 
 

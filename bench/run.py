@@ -36,8 +36,8 @@ def run(script: str, quick: bool, out: Path) -> dict:
 def attack_section(attack: dict) -> list[str]:
     """The table of bench/attack_bench.py."""
     return [
-        f"## One client holding the site: /latest for another client while one address sends 72 "
-        f"{attack.get('data')} windows a minute (gunicorn, 2 workers, {attack.get('seconds')} s each)",
+        "## One client holding the site: other clients' /latest while one address sends 72 long reads a minute "
+        f"({attack.get('data')} data file, gunicorn with 2 workers, {attack.get('seconds')} s per scenario)",
         "",
         "| scenario | others' /latest median ms | p95 ms | non-200 | attack requests | attack 200 | attack 429 "
         "| one attack request, median ms |",

@@ -186,6 +186,16 @@ def test_stale_data_shows_the_badge(make_page, site):
     assert not page.is_visible("#stale-badge")
 
 
+def test_a_newest_record_dated_after_the_servers_clock_shows_the_stale_badge(make_page, site):
+    """A clock that jumped ahead and came back: no collection can append after such a record, so the
+    page must not call it fresh."""
+    site.seed(minute_series(120, end_ago=-60))
+    page = make_page()
+    page.goto(site.url + "/panic")
+    wait_ready(page)
+    assert page.is_visible("#stale-badge")
+
+
 def test_lower_bound_records_show_the_coverage_note(make_page, site):
     coverage = {"venues": ["binance", "okx"], "missing": ["bybit"], "hour_1_complete": False, "hour_24_complete": False}
     site.seed(minute_series(30, extra={"lower_bound": True, "coverage": coverage}))

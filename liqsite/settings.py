@@ -271,6 +271,8 @@ EXCHANGE_BINANCE_WS_URL = env_str("EXCHANGE_BINANCE_WS_URL", "wss://fstream.bina
 EXCHANGE_BYBIT_WS_URL = env_str("EXCHANGE_BYBIT_WS_URL", "wss://stream.bybit.com")
 EXCHANGE_OKX_WS_URL = env_str("EXCHANGE_OKX_WS_URL", "wss://ws.okx.com:8443")
 EXCHANGE_BINANCE_REST_URL = env_str("EXCHANGE_BINANCE_REST_URL", "https://fapi.binance.com")
+#: Binance's coin-margined REST API: contract sizes (contractSize USD) of coin-margined contracts.
+EXCHANGE_BINANCE_COINM_URL = env_str("EXCHANGE_BINANCE_COINM_URL", "https://dapi.binance.com")
 EXCHANGE_BYBIT_REST_URL = env_str("EXCHANGE_BYBIT_REST_URL", "https://api.bybit.com")
 EXCHANGE_OKX_REST_URL = env_str("EXCHANGE_OKX_REST_URL", "https://www.okx.com")
 EXCHANGE_GATE_REST_URL = env_str("EXCHANGE_GATE_REST_URL", "https://api.gateio.ws")

@@ -10,10 +10,16 @@ An event is a dict (one JSON line in the event store)::
 
 Conversions (the exchanges' documented semantics; see shared/reference/exchange-apis.md):
 
-- Binance ``forceOrder``: the order side ``S: SELL`` closes a long. An order is counted once, when its
-  status ``X`` is ``FILLED``, at filled quantity × average price (``z × ap``); other states are skipped
-  (counted), so a partially filled order that later fills is not counted twice. The stream also carries
-  coin-margined contracts (``st: 2``, ``BTCUSD_PERP``) whose ``z`` is a contract count: skipped, counted.
+- Binance ``forceOrder``: the order side ``S: SELL`` closes a long. An order is counted once, in a final
+  state: ``FILLED``, or ``EXPIRED`` with a filled part (``z > 0``), at filled quantity × average price
+  (``z × ap``); ``NEW`` and ``PARTIALLY_FILLED`` are skipped (counted), so an order is never counted
+  twice. What ``z`` counts depends on the contract, told by ``st`` (1 USDⓈ-M, 2 coin-margined) or by the
+  contract metadata of both exchangeInfo lists (``BinanceContract``), never by the symbol's shape:
+  USDⓈ-M (perpetuals and quarterlies such as ``BTCUSDT_260925``) in base units, ``z × ap`` USD;
+  coin-margined (``BTCUSD_PERP``, ``ETHUSD_260925``: the USDⓈ-M stream carries them too) in contracts,
+  ``z × contractSize`` USD, skipped as ``no_contract_size`` when the size is not known; a contract neither
+  tells is skipped as ``unknown_contract``. TradFi perpetuals (stocks, metals) are stored marked
+  ``"tradfi": true`` and left out of the crypto totals.
 - Bybit ``allLiquidation``: ``S: Buy`` means a long was liquidated (Bybit's docs). Linear contracts:
   ``usd = v × p``; inverse contracts quote ``v`` in USD already.
 - OKX ``liquidation-orders``: the liquidated side is ``posSide``, or, when ``posSide`` is ``net``, the
@@ -48,6 +54,43 @@ class Skip(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class BinanceContract:
+    """What a Binance symbol's ``z`` counts: ``coin_margined`` contracts of ``contract_size`` USD, else base
+    units; ``tradfi`` for a stock or metal perpetual (left out of the crypto totals)."""
+
+    coin_margined: bool
+    contract_size: float | None = None
+    tradfi: bool = False
+
+
+#: Margin assets of USDⓈ-M contracts (quantities in the base coin). A contract margined in its own coin
+#: is coin-margined whatever list it appears in.
+STABLE_MARGIN = frozenset({"USDT", "USDC", "BUSD", "FDUSD"})
+
+
+def parse_binance_contracts(usdm_info: Any, coinm_info: Any) -> dict[str, BinanceContract]:
+    """Contract metadata from ``/fapi/v1/exchangeInfo`` and ``/dapi/v1/exchangeInfo`` (either may be None)."""
+    out: dict[str, BinanceContract] = {}
+    for body, coinm_list in ((usdm_info, False), (coinm_info, True)):
+        symbols = body.get("symbols") if isinstance(body, dict) else None
+        for item in symbols if isinstance(symbols, list) else []:
+            if not isinstance(item, dict) or not item.get("symbol"):
+                continue
+            margin = str(item.get("marginAsset") or "")
+            coin_margined = coinm_list or (margin not in STABLE_MARGIN and item.get("quoteAsset") == "USD")
+            size = None
+            if coin_margined:
+                try:
+                    size = parse_number(item.get("contractSize"), "contractSize") or None
+                except RecordError:
+                    size = None
+            out[str(item["symbol"])] = BinanceContract(
+                coin_margined, size, tradfi=item.get("contractType") == "TRADIFI_PERPETUAL"
+            )
+    return out
 
 
 @dataclass(frozen=True)
@@ -134,8 +177,13 @@ def _field(obj: dict[str, Any], name: str) -> Any:
     return obj[name]
 
 
-def parse_binance(frame: str | bytes, now_ms: int | None = None) -> Parsed:
-    """A ``!forceOrder@arr`` frame, raw or wrapped as a combined stream ``{"stream", "data"}``."""
+def parse_binance(
+    frame: str | bytes, now_ms: int | None = None, contracts: dict[str, BinanceContract] | None = None
+) -> Parsed:
+    """A ``!forceOrder@arr`` frame, raw or wrapped as a combined stream ``{"stream", "data"}``.
+
+    ``contracts`` (symbol → BinanceContract, from both exchangeInfo lists) tells what ``z`` counts when
+    the frame's ``st`` does not, and gives coin-margined contract sizes."""
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     out = Parsed()
     try:
@@ -148,21 +196,32 @@ def parse_binance(frame: str | bytes, now_ms: int | None = None) -> Parsed:
             raise Skip("unknown_event", str(data.get("e") if isinstance(data, dict) else type(data).__name__))
         order = _field(data, "o")
         status = _field(order, "X")
-        if status != "FILLED":
+        if status not in ("FILLED", "EXPIRED"):
             raise Skip("not_filled", str(status))
         side_raw = _field(order, "S")
         if side_raw not in ("SELL", "BUY"):
             raise Skip("bad_side", str(side_raw))
         symbol = str(_field(order, "s"))
-        if order.get("st") == 2 or data.get("st") == 2 or "_" in symbol:
-            # Coin-margined (BTCUSD_PERP…): z counts contracts of 10 or 100 USD, not coins. Not summed.
-            raise Skip("coin_margined", symbol)
-        qty = _positive(_field(order, "z"), "z")
+        qty = _number(_field(order, "z"), "z")
+        if qty <= 0:
+            raise Skip("not_filled", f"{status} with z=0")
         price = _positive(_field(order, "ap"), "ap")
         ts = _timestamp(order.get("T", data.get("E")), now_ms)
-        out.events.append(
-            _event("binance", symbol, ts, "long" if side_raw == "SELL" else "short", qty, price, qty * price)
-        )
+        meta = (contracts or {}).get(symbol)
+        st = order.get("st", data.get("st"))
+        if st == 2 or (st != 1 and meta is not None and meta.coin_margined):
+            if meta is None or not meta.coin_margined or not meta.contract_size:
+                raise Skip("no_contract_size", symbol)
+            usd = qty * meta.contract_size  # z counts contracts of contractSize USD
+            qty = usd / price
+        elif st == 1 or (meta is not None and not meta.coin_margined):
+            usd = qty * price
+        else:
+            raise Skip("unknown_contract", symbol)
+        event = _event("binance", symbol, ts, "long" if side_raw == "SELL" else "short", qty, price, usd)
+        if meta is not None and meta.tradfi:
+            event["tradfi"] = True
+        out.events.append(event)
     except Skip as e:
         out.skipped[e.reason] += 1
     return out

@@ -15,7 +15,7 @@ Each collection:
 4. sums the stored events of the trailing 1 h and 24 h, per venue and side.
 
 The totals are a **lower bound**: Binance and OKX publish at most one liquidation per symbol per
-second, and venues without a public feed are not counted at all. ``coverage`` says which venues
+second, Bitget the largest per side per pair per interval, and venues without a public feed are not counted at all. ``coverage`` says which venues
 contributed and since when each has been complete.
 
 Django-free; ``conf.configured_source`` builds it from settings.
@@ -28,7 +28,7 @@ import logging
 import os
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,7 +54,9 @@ ALL_VENUES = ("binance", "bybit", "okx", "gate", "bitget", "hyperliquid")
 WAN, YI = 1e4, 1e8
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 STATUS_MAX_AGE = 30  # seconds: an older status.json means the listener is not running
-POLL_OVERLAP_MS = 120_000  # re-read the last two minutes: late-published events are de-duplicated
+#: Re-read the last ten minutes at every poll (de-duplicated by the event store): a row Gate or Bitget
+#: publishes up to ten minutes after its liquidation still counts; a later one is missed.
+POLL_OVERLAP_MS = 600_000
 BITGET_CATEGORIES = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 BITGET_MAX_PAGES = 25
 BITGET_PACE = 0.25  # seconds between calls: Bitget allows 5 per second per IP
@@ -123,12 +125,17 @@ class ExchangesSource:
         state = self._load_json(self.state_path)
         live: dict[str, int] = {}  # venue -> complete since (Unix seconds)
         missing: dict[str, str] = {}
+        rows_skipped: dict[str, dict[str, int]] = {}  # venue -> reason -> rows of this minute's poll
 
         for venue, poll in (("gate", self._poll_gate), ("bitget", self._poll_bitget)):
             if venue not in self.venues:
                 continue
             try:
-                events, since_ms, last_ms = poll(session, policy, deadline, state.get(venue) or {}, now_ms)
+                skipped: Counter[str] = Counter()
+                events, since_ms, last_ms = poll(session, policy, deadline, state.get(venue) or {}, now_ms, skipped)
+                if skipped:
+                    rows_skipped[venue] = dict(skipped)
+                    logger.info("exchanges: %s rows skipped this minute: %s", venue, dict(skipped))
                 store.append(events)
                 state[venue] = {"since_ms": since_ms, "last_ms": last_ms}
                 live[venue] = since_ms // 1000
@@ -206,6 +213,7 @@ class ExchangesSource:
             "oi_venues": sorted(oi_usd),
             "oi_missing": sorted(oi_missing),
             "errors": {**missing, **{f"{k} open interest": v for k, v in oi_missing.items()}},
+            "skipped": rows_skipped,
         }
         return Reading(
             values=values,
@@ -217,13 +225,19 @@ class ExchangesSource:
     # -- REST liquidation histories -------------------------------------------------------------
 
     def _poll_gate(
-        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline, state: dict[str, Any], now_ms: int
+        self,
+        session: requests.Session,
+        policy: HttpPolicy,
+        deadline: Deadline,
+        state: dict[str, Any],
+        now_ms: int,
+        skipped: Counter[str],
     ) -> tuple[list[dict[str, Any]], int, int]:
         """Gate: incremental windows of <= 1 h (its limit) from the last poll; 24 h backfill when fresh.
 
         Side from the sign of ``size`` (> 0: a long was liquidated). Filled contracts are
-        ``|order_size| - |left|`` (the liquidation order less what it left unfilled; equal to
-        ``|size| - |left|`` in every published sample), × ``quanto_multiplier`` × ``fill_price``.
+        ``|order_size| - |left|`` (the liquidation order less what it left unfilled), × ``quanto_multiplier``
+        × ``fill_price``; see ``_gate_event``.
         """
         multipliers = self._gate_multipliers(session, policy, deadline)
         last_ms = state.get("last_ms")
@@ -253,7 +267,9 @@ class ExchangesSource:
                 continue
             for item in body:
                 event = self._gate_event(item, multipliers, now_ms)
-                if event is not None:
+                if isinstance(event, str):
+                    skipped[event] += 1
+                else:
                     events.append(event)
         return events, since_ms, now_ms
 
@@ -272,30 +288,35 @@ class ExchangesSource:
         return out
 
     @staticmethod
-    def _gate_event(item: Any, multipliers: dict[str, float], now_ms: int) -> dict[str, Any] | None:
+    def _gate_event(item: Any, multipliers: dict[str, float], now_ms: int) -> dict[str, Any] | str:
+        """The event for one ``liq_orders`` row, or the reason it is skipped.
+
+        Filled contracts are ``|order_size| − |left|``. A row without ``order_size`` is skipped
+        (``no_order_size``): ``size`` is the whole position, so a position closed in steps would be
+        counted again at every step. Sizes are decimals (``"4.2"``) and ``|order_size|`` may differ
+        from ``|size|`` (size −1835, order_size 309): never assumed equal."""
+        if isinstance(item, dict) and "order_size" not in item:
+            return "no_order_size"
         try:
             contract = str(item["contract"])
             size = _signed(item["size"], "size")
-            order_size = abs(_signed(item.get("order_size", item["size"]), "order_size"))
+            order_size = abs(_signed(item["order_size"], "order_size"))
             left = abs(_signed(item.get("left", 0), "left"))
             price = _num(item["fill_price"], "fill_price")
             ts_ms = int(item["time"]) * 1000
         except (KeyError, TypeError, ValueError, VenueError, AttributeError):
-            return None
+            return "bad_row"
         multiplier = multipliers.get(contract)
         filled = order_size - left
-        if (
-            multiplier is None
-            or filled <= 0
-            or price <= 0
-            or size == 0
-            or ts_ms > now_ms + 300_000
-            or ts_ms < now_ms - MAX_AGE_MS
-        ):
-            return None
+        if multiplier is None:
+            return "unknown_contract"
+        if filled <= 0 or price <= 0 or size == 0:
+            return "not_filled"
+        if ts_ms > now_ms + 300_000 or ts_ms < now_ms - MAX_AGE_MS:
+            return "out_of_window"
         qty = filled * multiplier
         if not plausible(qty * price):
-            return None
+            return "implausible"
         return {
             "exchange": "gate",
             "symbol": contract,
@@ -307,11 +328,18 @@ class ExchangesSource:
         }
 
     def _poll_bitget(
-        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline, state: dict[str, Any], now_ms: int
+        self,
+        session: requests.Session,
+        policy: HttpPolicy,
+        deadline: Deadline,
+        state: dict[str, Any],
+        now_ms: int,
+        skipped: Counter[str],
     ) -> tuple[list[dict[str, Any]], int, int]:
         """Bitget: cursor pages, newest first, back to the last poll (24 h when fresh, at most
         BITGET_MAX_PAGES pages per category a minute). ``side: buy`` is a long liquidated; ``amount``
-        is in the quote currency (USD)."""
+        is in the base coin (real BTCUSDT rows: 0.0009, 0.3463, 1.2128 at about 84,000; as USD they
+        would be below the minimum order), so USD = ``amount × price``."""
         last_ms = state.get("last_ms")
         continuing = isinstance(last_ms, int) and last_ms >= now_ms - DAY_MS + HOUR_MS
         floor_ms = last_ms - POLL_OVERLAP_MS if continuing else now_ms - DAY_MS
@@ -337,6 +365,7 @@ class ExchangesSource:
                 for item in items:
                     event = self._bitget_event(item, now_ms)
                     if event is None:
+                        skipped["bad_row"] += 1
                         continue
                     category_oldest = min(category_oldest, event["ts_ms"])
                     if event["ts_ms"] >= floor_ms:
@@ -356,7 +385,8 @@ class ExchangesSource:
         try:
             side = item["side"]
             price = _num(item["price"], "price")
-            usd = _num(item["amount"], "amount")
+            amount = _num(item["amount"], "amount")  # base coin
+            usd = amount * price
             ts_ms = int(item["ts"])
             symbol = str(item["symbol"])
         except (KeyError, TypeError, ValueError, VenueError):
@@ -374,9 +404,9 @@ class ExchangesSource:
             "symbol": symbol,
             "ts_ms": ts_ms,
             "side": "long" if side == "buy" else "short",
-            "qty": round(usd / price, 12),
+            "qty": amount,
             "price": price,
-            "usd": usd,
+            "usd": round(usd, 6),
         }
 
     # -- open interest ----------------------------------------------------------------------------
@@ -447,16 +477,28 @@ class ExchangesSource:
         return sum(_num(ctx.get("openInterest"), "openInterest") * _num(ctx.get("markPx"), "markPx") for ctx in body[1])
 
     def _oi_binance(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
-        """Σ openInterest × mark price. ``openInterest`` needs one call per symbol (weight 1): all
-        symbols on the first run (8 at a time), then the BINANCE_OI_ROTATION stalest each minute,
-        from a cache in the events folder."""
+        """Σ openInterest × mark price over USDⓈ-M crypto contracts only.
+
+        ``openInterest`` is in coins only for contracts margined in a stablecoin (``marginAsset`` USDT or
+        USDC in ``/fapi/v1/exchangeInfo``); a coin-margined contract listed there counts contracts, and
+        a contract count times a BTC price overcounts about 800×. TradFi perpetuals (stocks, metals) are
+        not the crypto market. Both are told by exchangeInfo's fields, never by the symbol's shape;
+        coin-margined open interest is left out (named in the methodology). ``openInterest`` needs one
+        call per symbol (weight 1): all symbols on the first run (8 at a time), then the
+        BINANCE_OI_ROTATION stalest each minute, from a cache in the events folder."""
+        _, info = get_json(session, f"{self.urls.binance}/fapi/v1/exchangeInfo", policy, deadline)
+        counted = binance_oi_symbols(info)
+        if not counted:
+            raise VenueError(f"Binance exchangeInfo: no USDⓈ-M crypto contract in {str(info)[:120]}")
         _, marks_body = get_json(session, f"{self.urls.binance}/fapi/v1/premiumIndex", policy, deadline)
         if not isinstance(marks_body, list) or not marks_body:
             raise VenueError(f"Binance premiumIndex: {str(marks_body)[:160]}")
         marks = {}
         for item in marks_body:
             try:
-                marks[str(item["symbol"])] = _num(item.get("markPrice"), "markPrice")
+                symbol = str(item["symbol"])
+                if symbol in counted:
+                    marks[symbol] = _num(item.get("markPrice"), "markPrice")
             except (KeyError, TypeError, VenueError):
                 continue
         cache = self._load_json(self.oi_cache_path)
@@ -508,6 +550,21 @@ class ExchangesSource:
         os.replace(tmp, path)
 
 
+def binance_oi_symbols(exchange_info: Any) -> set[str]:
+    """The symbols of ``/fapi/v1/exchangeInfo`` whose open interest counts: trading, margined in USDT or
+    USDC (so ``openInterest`` is in coins), and not a TradFi perpetual."""
+    symbols = exchange_info.get("symbols") if isinstance(exchange_info, dict) else None
+    return {
+        str(item["symbol"])
+        for item in (symbols if isinstance(symbols, list) else [])
+        if isinstance(item, dict)
+        and item.get("symbol")
+        and item.get("marginAsset") in ("USDT", "USDC")
+        and item.get("contractType") != "TRADIFI_PERPETUAL"
+        and item.get("status", "TRADING") == "TRADING"
+    }
+
+
 def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[str, float]]:
     """USD sums per venue of the trailing hour and day, by side, each event counted once."""
     sums: dict[str, dict[str, float]] = defaultdict(
@@ -525,6 +582,8 @@ def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[s
         key = event_key(event)
         if key in seen or not (now_ms - DAY_MS < event["ts_ms"] <= now_ms) or not plausible(event.get("usd")):
             continue  # an implausible order stored by an older version is never summed either
+        if event.get("tradfi"):
+            continue  # stocks and metals: stored, marked, not the crypto market's total
         seen.add(key)
         venue = sums[event["exchange"]]
         usd = float(event["usd"])

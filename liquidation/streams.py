@@ -36,7 +36,17 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from .events import MAX_AGE_MS, Contract, Parsed, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
+from .events import (
+    MAX_AGE_MS,
+    BinanceContract,
+    Contract,
+    Parsed,
+    parse_binance,
+    parse_binance_contracts,
+    parse_bybit,
+    parse_okx,
+    parse_okx_instruments,
+)
 from .eventstore import EventStore
 from .http import Deadline, FetchError, HttpPolicy, get_json, make_session, public_error, redact_text
 
@@ -69,15 +79,48 @@ class Venue:
 
 
 class BinanceVenue(Venue):
+    """The all-market ``!forceOrder@arr`` stream. With REST bases, ``plan()`` also loads the contract
+    metadata of both exchangeInfo lists (USDⓈ-M and coin-margined), so a frame without ``st`` is still
+    read right and coin-margined contracts count at their ``contractSize``. A list that cannot be
+    loaded keeps the previous one (frames then rely on ``st``; the rest is skipped by name)."""
+
     exchange = "binance"
 
-    def __init__(self, ws_base: str) -> None:
+    def __init__(
+        self,
+        ws_base: str,
+        rest_base: str | None = None,
+        coinm_base: str | None = None,
+        policy: HttpPolicy | None = None,
+    ) -> None:
         self.ws_base = ws_base.rstrip("/")
+        self.rest_base, self.coinm_base = rest_base, coinm_base
+        self.policy = policy or HttpPolicy()
+        self.contracts: dict[str, BinanceContract] = {}
+
+    def _info(self, base: str | None, path: str) -> Any:
+        if not base:
+            return None
+        session = make_session(self.policy)
+        try:
+            _, body = get_json(session, f"{base.rstrip('/')}{path}", self.policy, Deadline(self.policy.deadline))
+            return body
+        except FetchError as e:
+            logger.warning("binance: contract list %s not loaded: %s", path, e)
+            return None
+        finally:
+            session.close()
 
     def plan(self) -> list[ConnSpec]:
+        fresh = parse_binance_contracts(
+            self._info(self.rest_base, "/fapi/v1/exchangeInfo"), self._info(self.coinm_base, "/dapi/v1/exchangeInfo")
+        )
+        if fresh:
+            self.contracts.clear()  # in place: the parser of a running connection sees the update
+            self.contracts.update(fresh)
         # The market route: the unrouted /stream path accepts the connection but never delivers.
         url = f"{self.ws_base}/market/stream?streams=!forceOrder@arr"
-        return [ConnSpec("binance", url, [], parse_binance)]
+        return [ConnSpec("binance", url, [], lambda frame: parse_binance(frame, contracts=self.contracts))]
 
 
 class BybitVenue(Venue):

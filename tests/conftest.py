@@ -77,6 +77,7 @@ def liq_settings(settings, tmp_path: Path, store: JsonlStore):
     settings.LIQUIDATION_EVENTS_DIR = tmp_path / "events"
     for name in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID"):
         setattr(settings, f"EXCHANGE_{name}_REST_URL", CLOSED_URL)  # never the real exchanges
+    settings.EXCHANGE_BINANCE_COINM_URL = CLOSED_URL
     return settings
 
 
@@ -100,6 +101,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "LIQUIDATION_EVENTS_DIR": str(tmp_path / "data" / "events"),
         **{f"EXCHANGE_{n}_REST_URL": CLOSED_URL for n in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID")},
         **{f"EXCHANGE_{n}_WS_URL": CLOSED_URL.replace("http", "ws") for n in ("BINANCE", "BYBIT", "OKX")},
+        "EXCHANGE_BINANCE_COINM_URL": CLOSED_URL,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update(extra)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from liquidation.events import event_key, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
+from liquidation.events import BinanceContract, event_key, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
 
 NOW_MS = 1791565610000  # a few seconds after the recorded 2026-10-09 frames
 
@@ -51,7 +51,10 @@ def test_binance_sell_closes_a_long_counted_once_when_filled_at_z_times_ap(fixtu
 
 def test_binance_raw_payload_and_subscribe_answer(fixture_path):
     raw = fixture_path("upstream/binance/forceOrder-raw.json").read_text()
-    parsed = parse_binance(raw, now_ms=1568014460893 + 1000)
+    # The documented (2019) shape carries no "st": the contract metadata says what z counts.
+    assert parse_binance(raw, now_ms=1568014460893 + 1000).skipped == {"unknown_contract": 1}
+    usdm = {"BTCUSDT": BinanceContract(coin_margined=False)}
+    parsed = parse_binance(raw, now_ms=1568014460893 + 1000, contracts=usdm)
     assert parsed.events[0]["usd"] == pytest.approx(0.014 * 9910)
     assert parse_binance('{"result": null, "id": 1}').control
 
@@ -157,7 +160,7 @@ def test_same_order_has_the_same_key(fixture_path):
     assert event_key(a) == event_key(b)
 
 
-def test_binance_coin_margined_orders_are_skipped_not_summed_as_coins():
+def test_binance_coin_margined_orders_count_contracts_times_their_size_or_are_skipped_by_name():
     frame = json.dumps(
         {
             "stream": "!forceOrder@arr",
@@ -178,4 +181,7 @@ def test_binance_coin_margined_orders_are_skipped_not_summed_as_coins():
     )
     parsed = parse_binance(frame, now_ms=NOW_MS)
     assert parsed.events == []
-    assert parsed.skipped == {"coin_margined": 1}
+    assert parsed.skipped == {"no_contract_size": 1}  # never summed as coins
+    sized = {"BTCUSD_PERP": BinanceContract(coin_margined=True, contract_size=100.0)}
+    parsed = parse_binance(frame, now_ms=NOW_MS, contracts=sized)
+    assert parsed.events[0]["usd"] == pytest.approx(100 * 100)  # 100 contracts of 100 USD

@@ -85,6 +85,7 @@ def venues(upstream, fixture_path):
     upstream.route_fn("/api/v3/market/liquidations", bitget)
     upstream.route_fn("/api/v5/public/open-interest", okx_oi)
     upstream.route_fn("/v5/market/tickers", bybit_tickers)
+    upstream.route("/fapi/v1/exchangeInfo", Reply.file(f("upstream/binance/exchangeInfo.json")))
     upstream.route("/fapi/v1/premiumIndex", Reply.file(f("upstream/binance/premiumIndex.json")))
     upstream.route("/fapi/v1/openInterest", Reply.file(f("upstream/binance/openInterest.json")))
     upstream.route("/info", Reply.file(f("upstream/hyperliquid/metaAndAssetCtxs.json")))
@@ -234,7 +235,7 @@ def test_gate_is_polled_in_windows_of_at_most_an_hour_then_incrementally(tmp_pat
     again = [
         (int(r.query["from"][0]), int(r.query["to"][0])) for r in upstream.requests if r.path.endswith("liq_orders")
     ]
-    assert again == [(NOW - 120, NOW + 60)]  # from the last poll, with two minutes of overlap
+    assert again == [(NOW - 600, NOW + 60)]  # from the last poll, with ten minutes of overlap
     events = list(EventStore(tmp_path).read((NOW - 86400) * 1000, (NOW + 60) * 1000))
     assert len([e for e in events if e["exchange"] == "gate"]) == 2  # the overlap stored nothing twice
 
@@ -410,6 +411,8 @@ def test_a_gate_window_that_hits_the_1000_row_limit_is_split_until_nothing_is_cu
 def test_a_binance_symbol_that_keeps_failing_does_not_freeze_the_rotation(tmp_path, venues, upstream):
     marks = [{"symbol": f"S{i}USDT", "markPrice": "10"} for i in range(100)]
     upstream.route("/fapi/v1/premiumIndex", Reply(200, json.dumps(marks).encode()))
+    info = {"symbols": [{"symbol": m["symbol"], "marginAsset": "USDT", "contractType": "PERPETUAL"} for m in marks]}
+    upstream.route("/fapi/v1/exchangeInfo", Reply(200, json.dumps(info).encode()))
 
     def open_interest(query, body):
         symbol = query["symbol"][0]

@@ -41,6 +41,8 @@ def binance_frame(symbol: str, side: str, z: str, ap: str, t: int, status: str =
         "l": z,
         "z": z,
         "T": t,
+        "ps": symbol,
+        "st": 1,
     }
     return json.dumps({"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": t + 5, "o": order}})
 

@@ -23,7 +23,12 @@ def build_venues(names: list[str]) -> list[Venue]:
     policy = http_policy()
     policy = dataclasses.replace(policy, deadline=min(policy.deadline, 10.0))
     make = {
-        "binance": lambda: BinanceVenue(settings.EXCHANGE_BINANCE_WS_URL),
+        "binance": lambda: BinanceVenue(
+            settings.EXCHANGE_BINANCE_WS_URL,
+            settings.EXCHANGE_BINANCE_REST_URL,
+            settings.EXCHANGE_BINANCE_COINM_URL,
+            policy,
+        ),
         "bybit": lambda: BybitVenue(settings.EXCHANGE_BYBIT_WS_URL, settings.EXCHANGE_BYBIT_REST_URL, policy),
         "okx": lambda: OkxVenue(settings.EXCHANGE_OKX_WS_URL, settings.EXCHANGE_OKX_REST_URL, policy),
     }

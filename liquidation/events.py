@@ -38,13 +38,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .guards import MAX_ORDER_USD as _GUARD_MAX_ORDER_USD
 from .records import RecordError, loads_strict, parse_number
 
 MAX_FUTURE_MS = 5 * 60 * 1000
-#: The largest plausible single liquidation order, in USD. The largest ever reported were a few hundred
-#: million; anything above USD 10 billion is a unit error (contracts taken for coins, a price in
-#: cents) or a hostile frame, and is skipped as "implausible", never summed.
-MAX_ORDER_USD = 1e10
+#: The largest plausible single liquidation order, in USD (``guards.MAX_ORDER_USD``). The largest ever
+#: reported were a few hundred million; anything above is a unit error (contracts taken for coins, a
+#: price in cents) or a hostile frame, and is skipped as "implausible", never summed.
+MAX_ORDER_USD = _GUARD_MAX_ORDER_USD
 MAX_AGE_MS = 25 * 3600 * 1000
 
 
@@ -152,7 +153,7 @@ def plausible(usd: Any) -> bool:
 
 def _event(exchange: str, symbol: str, ts_ms: int, side: str, qty: float, price: float, usd: float) -> dict[str, Any]:
     if not plausible(usd):
-        raise Skip("implausible", f"{usd:g} USD")
+        raise Skip("implausible", f"{exchange} {symbol}: {usd:g} USD")
     return {
         "exchange": exchange,
         "symbol": symbol,

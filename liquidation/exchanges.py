@@ -15,8 +15,8 @@ Each collection:
 4. sums the stored events of the trailing 1 h and 24 h, per venue and side.
 
 The totals are a **lower bound**: Binance and OKX publish at most one liquidation per symbol per
-second, Bitget the largest per side per pair per interval, and venues without a public feed are not counted at all. ``coverage`` says which venues
-contributed and since when each has been complete.
+second, Bitget the largest per side per pair per interval, and venues without a public feed are not
+counted at all. ``coverage`` says which venues contributed and since when each has been complete.
 
 Django-free; ``conf.configured_source`` builds it from settings.
 """
@@ -39,6 +39,7 @@ import requests
 
 from .events import MAX_AGE_MS, event_key, plausible
 from .eventstore import EventStore
+from .guards import MAX_ORDER_USD, Suspect, hour_sums, implausible_skips, oi_changes, symbol_oi
 from .http import Deadline, FetchError, HttpPolicy, get_json, make_session, public_error
 from .records import RecordError, parse_number
 from .sources import Reading, SourceError
@@ -126,6 +127,7 @@ class ExchangesSource:
         live: dict[str, int] = {}  # venue -> complete since (Unix seconds)
         missing: dict[str, str] = {}
         rows_skipped: dict[str, dict[str, int]] = {}  # venue -> reason -> rows of this minute's poll
+        suspect: dict[str, str] = {}  # venue -> why its figures are left out this minute (guards.py)
 
         for venue, poll in (("gate", self._poll_gate), ("bitget", self._poll_bitget)):
             if venue not in self.venues:
@@ -136,15 +138,19 @@ class ExchangesSource:
                 if skipped:
                     rows_skipped[venue] = dict(skipped)
                     logger.info("exchanges: %s rows skipped this minute: %s", venue, dict(skipped))
+                if skipped.get("implausible"):
+                    suspect[venue] = f"{skipped['implausible']} liquidation(s) over {MAX_ORDER_USD:,.0f} USD skipped"
                 store.append(events)
                 state[venue] = {"since_ms": since_ms, "last_ms": last_ms}
                 live[venue] = since_ms // 1000
             except Exception as e:  # an unexpected answer marks this venue missing, nothing more
                 missing[venue] = public_error(e)
                 logger.warning("exchanges: %s liquidations missing this minute: %s", venue, e)
-        self._save_json(self.state_path, state)
 
         streams = self._load_json(self.events_dir / "status.json")
+        stream_venues = {v: i for v, i in (streams.get("venues") or {}).items() if v in self.venues}
+        grew, state["implausible"] = implausible_skips(stream_venues, state.get("implausible") or {})
+        suspect.update(grew)
         fresh = now - streams.get("updated", 0) <= STATUS_MAX_AGE
         for venue in STREAM_VENUES:
             if venue not in self.venues:
@@ -171,9 +177,20 @@ class ExchangesSource:
                 continue
             try:
                 oi_usd[venue] = getattr(self, f"_oi_{venue}")(session, policy, deadline)
+            except Suspect as e:
+                suspect[venue] = str(e)
             except Exception as e:  # an unexpected answer leaves this venue out of the total
                 oi_missing[venue] = public_error(e)
                 logger.warning("exchanges: %s open interest missing this minute: %s", venue, e)
+        suspect.update(oi_changes(oi_usd, state.get("oi_usd") or {}))
+        state["oi_usd"] = oi_usd
+        self._save_json(self.state_path, state)
+        sums = aggregate(store.read(now_ms - DAY_MS, now_ms), now_ms)
+        suspect.update(hour_sums(sums))
+        for venue, why in suspect.items():
+            logger.warning("exchanges: %s left out of this minute's totals: %s", venue, why)
+        oi_usd = {v: usd for v, usd in oi_usd.items() if v not in suspect}
+        sums = {v: figures for v, figures in sums.items() if v not in suspect}
         total_oi = sum(oi_usd.values())
         if total_oi <= 0:
             raise SourceError(
@@ -181,7 +198,6 @@ class ExchangesSource:
                 kind="no-open-interest",
             )
 
-        sums = aggregate(store.read(now_ms - DAY_MS, now_ms), now_ms)
         totals = defaultdict(float)
         by_exchange: dict[str, dict[str, float]] = {}
         for venue in sorted(set(sums) | set(oi_usd)):
@@ -214,6 +230,7 @@ class ExchangesSource:
             "oi_missing": sorted(oi_missing),
             "errors": {**missing, **{f"{k} open interest": v for k, v in oi_missing.items()}},
             "skipped": rows_skipped,
+            "suspect": suspect,
         }
         return Reading(
             values=values,
@@ -423,7 +440,9 @@ class ExchangesSource:
             )
             if not isinstance(body, dict) or str(body.get("code")) != "0" or not isinstance(body.get("data"), list):
                 raise VenueError(f"OKX open-interest {inst_type}: {str(body)[:160]}")
-            total += sum(_num(item.get("oiUsd"), "oiUsd") for item in body["data"])
+            total += sum(
+                symbol_oi("okx", item.get("instId"), _num(item.get("oiUsd"), "oiUsd")) for item in body["data"]
+            )
         return total
 
     def _oi_bybit(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
@@ -443,9 +462,10 @@ class ExchangesSource:
                 else:  # inverse: openInterest is counted in USD contracts
                     single, both = item.get("singleOpenInterest"), item.get("openInterest")
                 if single not in (None, ""):
-                    total += _num(single, "singleOpenInterest")
+                    total += symbol_oi("bybit", item.get("symbol"), _num(single, "singleOpenInterest"))
                 elif both not in (None, ""):
-                    total += _num(both, "openInterest") / 2  # both sides counted: one side is half
+                    # both sides counted: one side is half
+                    total += symbol_oi("bybit", item.get("symbol"), _num(both, "openInterest") / 2)
         return total
 
     def _oi_gate(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
@@ -460,9 +480,8 @@ class ExchangesSource:
             multiplier = multipliers.get(str(item.get("contract")))
             if multiplier is None:
                 continue
-            total += (
-                _num(item.get("total_size"), "total_size") * multiplier * _num(item.get("mark_price"), "mark_price")
-            )
+            size = _num(item.get("total_size"), "total_size")
+            total += symbol_oi("gate", item.get("contract"), size * multiplier * _num(item.get("mark_price"), "mark"))
         return total
 
     def _oi_hyperliquid(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
@@ -474,7 +493,12 @@ class ExchangesSource:
         universe = body[0].get("universe") or []
         if len(universe) != len(body[1]):
             raise VenueError("Hyperliquid metaAndAssetCtxs: universe and contexts differ in length")
-        return sum(_num(ctx.get("openInterest"), "openInterest") * _num(ctx.get("markPx"), "markPx") for ctx in body[1])
+        return sum(
+            symbol_oi(
+                "hyperliquid", meta.get("name"), _num(ctx.get("openInterest"), "oi") * _num(ctx.get("markPx"), "px")
+            )
+            for meta, ctx in zip(universe, body[1], strict=True)
+        )
 
     def _oi_binance(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
         """Σ openInterest × mark price over USDⓈ-M crypto contracts only.
@@ -528,7 +552,7 @@ class ExchangesSource:
         known = [s for s in marks if "oi" in (cache.get(s) or {})]
         if len(known) < 0.9 * len(marks):
             raise VenueError(f"Binance open interest known for {len(known)} of {len(marks)} symbols so far")
-        return sum(cache[s]["oi"] * marks[s] for s in known)
+        return sum(symbol_oi("binance", s, cache[s]["oi"] * marks[s]) for s in known)
 
     # -- small files --------------------------------------------------------------------------------
 

@@ -107,6 +107,15 @@ class LiqsiteCollector(Collector):
         if newest is not None:
             age.add_metric([], time.time() - newest["timestamp"])  # negative: dated after our clock
         yield age
+        suspect = GaugeMetricFamily(
+            "liqsite_suspect_venue",
+            "1 for each venue the newest record left out of its totals as implausible (coverage.suspect)",
+            labels=["exchange"],
+        )
+        coverage = newest.get("coverage") if newest is not None else None
+        for venue in _dict(coverage.get("suspect") if isinstance(coverage, dict) else None):
+            suspect.add_metric([str(venue)], 1.0)
+        yield suspect
         size = GaugeMetricFamily("liqsite_store_bytes", "Size of the JSONL data file")
         size.add_metric([], float(self.data_file.stat().st_size) if self.data_file.exists() else 0.0)
         yield size

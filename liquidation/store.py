@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .cache import CACHE as _CACHE
 from .durable import (
     FileLock,
     StoreError,
@@ -377,32 +376,3 @@ class JsonlStore:
                 tmp.unlink(missing_ok=True)
                 raise StoreError(f"rewriting {self.path} failed ({e.strerror or e}); the old file is untouched") from e
         return len(records), len(new)
-
-
-class _LRU:
-    """A small in-process cache of read results, keyed on the file's identity and the query."""
-
-    def __init__(self, size: int, max_records: int) -> None:
-        self.size, self.max_records = size, max_records
-        self.data: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> list[Any] | None:
-        with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[Any, ...], value: list[Any]) -> None:
-        if len(value) > self.max_records:
-            return
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            # Bounded by entries and by records held in all: a worker's memory stays small.
-            while len(self.data) > self.size or sum(len(v) for v in self.data.values()) > self.max_records * 2:
-                self.data.popitem(last=False)
-
-
-_CACHE = _LRU(size=64, max_records=5000)

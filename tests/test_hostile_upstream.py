@@ -188,6 +188,7 @@ def test_an_implausible_single_order_is_skipped_by_the_parsers_and_never_summed(
                     "l": "1e12",
                     "z": "1e12",
                     "T": now_ms,
+                    "st": 1,
                 },
             },
         }

@@ -85,6 +85,7 @@ def _js_strings() -> dict[str, str]:
         "by_exchange": _("By exchange"),
         "counted": _("Counted now: %s."),
         "not_counted": _("Not counted now: %s."),
+        "suspect": _("Left out as implausible: %s."),
         "complete_since": _("Complete for the last hour: %s."),
         "yes": _("yes"),
         "no": _("no"),

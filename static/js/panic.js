@@ -143,6 +143,8 @@ function renderCards() {
   if (coverage && Array.isArray(coverage.venues)) {
     if (coverage.venues.length) detail.push(S.counted.replace("%s", coverage.venues.join(", ")));
     if (coverage.missing && coverage.missing.length) detail.push(S.not_counted.replace("%s", coverage.missing.join(", ")));
+    const suspect = coverage.suspect && typeof coverage.suspect === "object" ? Object.keys(coverage.suspect) : [];
+    if (suspect.length) detail.push(S.suspect.replace("%s", suspect.join(", ")));
     detail.push(S.complete_since.replace("%s", coverage.hour_1_complete ? S.yes : S.no));
   }
   $("coverage-detail").textContent = detail.join(" ");

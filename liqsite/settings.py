@@ -83,6 +83,26 @@ def env_path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else BASE_DIR / path
 
 
+def env_urls(pattern: re.Pattern[str]) -> dict[str, str]:
+    """Every variable whose name matches ``pattern``, each an http(s) or ws(s) URL with a host."""
+    out = {}
+    for name, raw in os.environ.items():
+        if not pattern.match(name) or not raw.strip():
+            continue
+        value = raw.strip()
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("http", "https", "ws", "wss") or not rest or rest.startswith("/"):
+            raise ImproperlyConfigured(f"{name}={value!r}: expected an http(s):// or ws(s):// URL with a host")
+        out[name] = value
+    return out
+
+
+def _venue_names() -> tuple[str, ...]:
+    from liquidation.venues import names  # the registry is the only list of venues
+
+    return names()
+
+
 def env_choice(name: str, choices: tuple[str, ...], default: str = "") -> str:
     value = env_str(name, default)
     if value and value not in choices:
@@ -265,25 +285,17 @@ ALERT_FEISHU_SECRET = env_str("ALERT_FEISHU_SECRET")
 ALERT_WECOM_WEBHOOK = env_str("ALERT_WECOM_WEBHOOK")
 LIQUIDATION_ALERT_STATE_FILE = env_path("LIQUIDATION_ALERT_STATE_FILE", DATA_DIR / "alerts_state.json")
 
-# -- live liquidation streams (manage.py stream_liquidations) -------------------------------------
-# Base URLs (scheme and host); the code adds the documented paths, so tests and mirrors can point elsewhere.
-EXCHANGE_BINANCE_WS_URL = env_str("EXCHANGE_BINANCE_WS_URL", "wss://fstream.binance.com")
-EXCHANGE_BYBIT_WS_URL = env_str("EXCHANGE_BYBIT_WS_URL", "wss://stream.bybit.com")
-EXCHANGE_OKX_WS_URL = env_str("EXCHANGE_OKX_WS_URL", "wss://ws.okx.com:8443")
-EXCHANGE_BINANCE_REST_URL = env_str("EXCHANGE_BINANCE_REST_URL", "https://fapi.binance.com")
-#: Binance's coin-margined REST API: contract sizes (contractSize USD) of coin-margined contracts.
-EXCHANGE_BINANCE_COINM_URL = env_str("EXCHANGE_BINANCE_COINM_URL", "https://dapi.binance.com")
-EXCHANGE_BYBIT_REST_URL = env_str("EXCHANGE_BYBIT_REST_URL", "https://api.bybit.com")
-EXCHANGE_OKX_REST_URL = env_str("EXCHANGE_OKX_REST_URL", "https://www.okx.com")
-EXCHANGE_GATE_REST_URL = env_str("EXCHANGE_GATE_REST_URL", "https://api.gateio.ws")
-EXCHANGE_BITGET_REST_URL = env_str("EXCHANGE_BITGET_REST_URL", "https://api.bitget.com")
-EXCHANGE_HYPERLIQUID_REST_URL = env_str("EXCHANGE_HYPERLIQUID_REST_URL", "https://api.hyperliquid.xyz")
-_VENUES = ("binance", "bybit", "okx", "gate", "bitget", "hyperliquid")
-#: Venues of the keyless `exchanges` source; stream_liquidations listens to binance, bybit and okx of them.
-LIQUIDATION_EXCHANGES = env_list("LIQUIDATION_EXCHANGES", ",".join(_VENUES))
+# -- the exchanges (the keyless source and manage.py stream_liquidations) ---------------------------
+# Every EXCHANGE_<NAME>_<KIND>_URL in the environment overrides one venue's base URL (scheme and host;
+# the code adds the documented paths), e.g. EXCHANGE_BINANCE_WS_URL or EXCHANGE_GATE_REST_URL. Each venue
+# module (liquidation/venues/) lists its kinds and defaults; tests and mirrors point them elsewhere.
+EXCHANGE_URLS = env_urls(re.compile(r"\AEXCHANGE_[A-Z0-9]+_[A-Z0-9]+_URL\Z"))
+#: Venues of the keyless `exchanges` source (default: every venue in the registry); stream_liquidations
+#: listens to the streamed ones among them.
+LIQUIDATION_EXCHANGES = env_list("LIQUIDATION_EXCHANGES", ",".join(_venue_names()))
 for _name in LIQUIDATION_EXCHANGES:
-    if _name not in _VENUES:
-        raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} ({', '.join(_VENUES)})")
+    if _name not in _venue_names():
+        raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} ({', '.join(_venue_names())})")
 LIQUIDATION_EVENTS_DIR = env_path("LIQUIDATION_EVENTS_DIR", DATA_DIR / "liquidation_events")
 #: Reconnect a feed that has sent no data frame for this long (Binance's old path goes silent).
 LIQUIDATION_STREAM_SILENCE_SECONDS = env_float("LIQUIDATION_STREAM_SILENCE_SECONDS", 120.0, minimum=1.0)

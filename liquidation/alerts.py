@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +31,8 @@ from typing import Any
 from .channels import SEND_POLICY, Channel, build_request, dingtalk_sign, feishu_sign, send
 from .formatting import format_index, format_wan
 from .http import DeadlineExceeded, hard_deadline
-from .records import beijing_datetime, loads_strict
+from .records import beijing_datetime
+from .sharedfiles import read_json_object, write_json_atomic
 from .store import FUTURE_SLACK, FileLock, JsonlStore
 
 logger = logging.getLogger(__name__)
@@ -315,22 +314,13 @@ class _StateFile:
     def __enter__(self) -> dict[str, Any]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock.__enter__()
-        try:
-            data = loads_strict(self.path.read_bytes())
-        except (OSError, ValueError):
-            data = {}
-        self.data = data if isinstance(data, dict) else {}
+        self.data = read_json_object(self.path)
         return self.data
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         try:
             if exc_type is None:
-                fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(self.data, f, ensure_ascii=False)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
+                write_json_atomic(self.path, self.data)
         finally:
             self.lock.__exit__()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session, redact_text
 from .records import RecordError, beijing_datetime, build_record, minute_of
+from .sharedfiles import read_json_object, write_json_atomic
 from .sources import ConfigError, Source, SourceError
 from .store import DuplicateMinute, FileLock, FutureRecord, JsonlStore, StoreError
 
@@ -182,12 +182,7 @@ def write_last_run(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(target.with_name(target.name + ".lock"), 5.0):
-            try:
-                previous = json.loads(target.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                previous = {}
-            if not isinstance(previous, dict):
-                previous = {}
+            previous = read_json_object(target)
             counts = previous.get("counts") if isinstance(previous.get("counts"), dict) else {}
             key = f"{outcome}|{source or 'none'}"
             before = counts.get(key, 0)
@@ -202,18 +197,7 @@ def write_last_run(
                 "last_success": ts if outcome in ("ok", "duplicate") else _int_or_none(previous.get("last_success")),
                 "counts": counts,
             }
-            fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-            try:
-                os.fchmod(fd, 0o644)  # readable by the web server's user too
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(payload, f, ensure_ascii=False)
-                    f.write("\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_json_atomic(target, payload)
     except (OSError, StoreError) as e:
         logger.warning("could not write %s: %s", target, e)
 

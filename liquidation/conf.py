@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from .alerts import AlertConfig, Channel, Rule, load_rules
-from .exchanges import ExchangesSource, ExchangeUrls
+from .exchanges import ExchangesSource
 from .http import HttpPolicy
 from .sources import Source, build_source
 from .store import JsonlStore
@@ -50,16 +50,8 @@ def source_url() -> str:
 
 
 def exchanges_source() -> ExchangesSource:
-    """The keyless source over the venues of LIQUIDATION_EXCHANGES and their base URLs."""
-    urls = ExchangeUrls(
-        binance=settings.EXCHANGE_BINANCE_REST_URL,
-        bybit=settings.EXCHANGE_BYBIT_REST_URL,
-        okx=settings.EXCHANGE_OKX_REST_URL,
-        gate=settings.EXCHANGE_GATE_REST_URL,
-        bitget=settings.EXCHANGE_BITGET_REST_URL,
-        hyperliquid=settings.EXCHANGE_HYPERLIQUID_REST_URL,
-    )
-    return ExchangesSource(settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, urls)
+    """The keyless source over the venues of LIQUIDATION_EXCHANGES, with the URL overrides of EXCHANGE_URLS."""
+    return ExchangesSource(settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, settings.EXCHANGE_URLS)
 
 
 def alert_config() -> AlertConfig:

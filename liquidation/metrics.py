@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .records import loads_strict
+from .sharedfiles import read_json_object
 from .store import JsonlStore
 
 _LINE_COUNTS: dict[tuple[Any, ...], int] = {}
@@ -40,13 +40,7 @@ def count_lines(path: Path) -> int:
     return _LINE_COUNTS[key]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; {} when it is missing, not JSON or not an object."""
-    try:
-        data = loads_strict(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+_read = read_json_object
 
 
 def _num(value: Any) -> float | None:

@@ -13,8 +13,9 @@ replaced atomically every ``status_interval`` seconds) says, per exchange, wheth
 and since when, the newest event's time, how many events were stored, frames skipped by reason and
 reconnects. ``events_stored`` only counts what is on disk.
 
-Instrument lists (Bybit symbols, OKX contract values) come from the exchanges' public REST APIs via
-``http.py`` and are refreshed every ``refresh_interval`` (an hour).
+What to connect to and how to read each frame comes from each venue's ``plan()`` (``liquidation/venues/``);
+instrument lists it needs come from the exchanges' public REST APIs and are refreshed every
+``refresh_interval`` (an hour).
 
 Django-free: the command builds the venues from settings.
 """
@@ -22,232 +23,28 @@ Django-free: the command builds the venues from settings.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
 
-from .events import (
-    MAX_AGE_MS,
-    BinanceContract,
-    Contract,
-    Parsed,
-    parse_binance,
-    parse_binance_contracts,
-    parse_bybit,
-    parse_okx,
-    parse_okx_instruments,
-)
+from . import venues as registry
+from .events import MAX_AGE_MS
 from .eventstore import EventStore
-from .http import Deadline, FetchError, HttpPolicy, get_json, make_session, public_error, redact_text
+from .http import public_error, redact_text
+from .sharedfiles import write_json_atomic
+from .venues.base import ConnSpec, Venue
 
 logger = logging.getLogger(__name__)
 
-EXCHANGES = ("binance", "bybit", "okx")
-BYBIT_MAX_ARGS_CHARS = 20000  # documented limit 21,000 per connection; keep a margin
-BYBIT_ARGS_PER_MESSAGE = 50
-
-
-@dataclass
-class ConnSpec:
-    """One websocket connection: where, what to send after connecting, how to read its frames."""
-
-    name: str
-    url: str
-    subscribe: list[str]
-    parse: Callable[[str | bytes], Parsed]
-    ping_text: str | None = None
-    ping_every: float = 20.0
-
-
-class Venue:
-    """An exchange: ``plan()`` returns its connections (it may call the exchange's REST API)."""
-
-    exchange: str = ""
-
-    def plan(self) -> list[ConnSpec]:
-        raise NotImplementedError
-
-
-class BinanceVenue(Venue):
-    """The all-market ``!forceOrder@arr`` stream. With REST bases, ``plan()`` also loads the contract
-    metadata of both exchangeInfo lists (USDⓈ-M and coin-margined), so a frame without ``st`` is still
-    read right and coin-margined contracts count at their ``contractSize``. A list that cannot be
-    loaded keeps the previous one (frames then rely on ``st``; the rest is skipped by name)."""
-
-    exchange = "binance"
-
-    def __init__(
-        self,
-        ws_base: str,
-        rest_base: str | None = None,
-        coinm_base: str | None = None,
-        policy: HttpPolicy | None = None,
-    ) -> None:
-        self.ws_base = ws_base.rstrip("/")
-        self.rest_base, self.coinm_base = rest_base, coinm_base
-        self.policy = policy or HttpPolicy()
-        self.contracts: dict[str, BinanceContract] = {}
-
-    def _info(self, base: str | None, path: str) -> Any:
-        if not base:
-            return None
-        session = make_session(self.policy)
-        try:
-            _, body = get_json(session, f"{base.rstrip('/')}{path}", self.policy, Deadline(self.policy.deadline))
-            return body
-        except FetchError as e:
-            logger.warning("binance: contract list %s not loaded: %s", path, e)
-            return None
-        finally:
-            session.close()
-
-    def plan(self) -> list[ConnSpec]:
-        fresh = parse_binance_contracts(
-            self._info(self.rest_base, "/fapi/v1/exchangeInfo"), self._info(self.coinm_base, "/dapi/v1/exchangeInfo")
-        )
-        if fresh:
-            self.contracts.clear()  # in place: the parser of a running connection sees the update
-            self.contracts.update(fresh)
-        # The market route: the unrouted /stream path accepts the connection but never delivers.
-        url = f"{self.ws_base}/market/stream?streams=!forceOrder@arr"
-        return [ConnSpec("binance", url, [], lambda frame: parse_binance(frame, contracts=self.contracts))]
-
-
-class BybitVenue(Venue):
-    exchange = "bybit"
-
-    def __init__(self, ws_base: str, rest_base: str, policy: HttpPolicy, *, ping_every: float = 20.0) -> None:
-        self.ws_base, self.rest_base, self.policy = ws_base.rstrip("/"), rest_base.rstrip("/"), policy
-        self.ping_every = ping_every  # Bybit: {"op": "ping"} every 20 s
-
-    def symbols(self, category: str) -> list[str]:
-        """Every trading symbol of ``category`` (linear | inverse), following the cursor pages."""
-        session = make_session(self.policy)
-        symbols: list[str] = []
-        cursor = ""
-        try:
-            for _ in range(50):
-                params = {"category": category, "limit": "1000"}
-                if cursor:
-                    params["cursor"] = cursor
-                deadline = Deadline(self.policy.deadline)
-                _, body = get_json(
-                    session, f"{self.rest_base}/v5/market/instruments-info", self.policy, deadline, params=params
-                )
-                if not isinstance(body, dict) or body.get("retCode") != 0:
-                    raise FetchError(self.rest_base, f"Bybit instruments-info error: {str(body)[:200]}")
-                result = body.get("result") or {}
-                for item in result.get("list") or []:
-                    if isinstance(item, dict) and item.get("status") == "Trading" and item.get("symbol"):
-                        symbols.append(str(item["symbol"]))
-                cursor = str(result.get("nextPageCursor") or "")
-                if not cursor:
-                    break
-        finally:
-            session.close()
-        return sorted(set(symbols))
-
-    def plan(self) -> list[ConnSpec]:
-        specs = []
-        for category in ("linear", "inverse"):
-            topics = [f"allLiquidation.{s}" for s in self.symbols(category)]
-            for n, chunk in enumerate(_chunk_by_chars(topics, BYBIT_MAX_ARGS_CHARS)):
-                messages = [
-                    json.dumps({"op": "subscribe", "args": chunk[i : i + BYBIT_ARGS_PER_MESSAGE]})
-                    for i in range(0, len(chunk), BYBIT_ARGS_PER_MESSAGE)
-                ]
-                inverse = category == "inverse"
-                specs.append(
-                    ConnSpec(
-                        f"bybit-{category}-{n}",
-                        f"{self.ws_base}/v5/public/{category}",
-                        messages,
-                        lambda frame, inverse=inverse: parse_bybit(frame, inverse=inverse),
-                        ping_text=json.dumps({"op": "ping"}),
-                        ping_every=self.ping_every,
-                    )
-                )
-        return specs
-
-
-class OkxVenue(Venue):
-    exchange = "okx"
-
-    def __init__(self, ws_base: str, rest_base: str, policy: HttpPolicy, *, ping_every: float = 25.0) -> None:
-        self.ws_base, self.rest_base, self.policy = ws_base.rstrip("/"), rest_base.rstrip("/"), policy
-        self.ping_every = ping_every  # OKX drops a connection silent for 30 s: text "ping" before that
-        self.contracts: dict[str, Contract] = {}
-
-    def load_contracts(self) -> dict[str, Contract]:
-        session = make_session(self.policy)
-        contracts: dict[str, Contract] = {}
-        try:
-            for inst_type in ("SWAP", "FUTURES"):
-                deadline = Deadline(self.policy.deadline)
-                _, body = get_json(
-                    session,
-                    f"{self.rest_base}/api/v5/public/instruments",
-                    self.policy,
-                    deadline,
-                    params={"instType": inst_type},
-                )
-                try:
-                    contracts.update(parse_okx_instruments(body))
-                except ValueError as e:
-                    raise FetchError(self.rest_base, str(e)) from e
-        finally:
-            session.close()
-        return contracts
-
-    def plan(self) -> list[ConnSpec]:
-        fresh = self.load_contracts()
-        self.contracts.clear()  # in place: the parser of a running connection sees the update
-        self.contracts.update(fresh)
-        subscribe = json.dumps(
-            {
-                "op": "subscribe",
-                "args": [
-                    {"channel": "liquidation-orders", "instType": "SWAP"},
-                    {"channel": "liquidation-orders", "instType": "FUTURES"},
-                ],
-            }
-        )
-        return [
-            ConnSpec(
-                "okx",
-                f"{self.ws_base}/ws/v5/public",
-                [subscribe],
-                lambda frame: parse_okx(frame, self.contracts),
-                ping_text="ping",
-                ping_every=self.ping_every,
-            )
-        ]
-
-
-def _chunk_by_chars(topics: list[str], budget: int) -> list[list[str]]:
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    used = 0
-    for topic in topics:
-        cost = len(topic) + 3  # quotes and comma
-        if current and used + cost > budget:
-            chunks.append(current)
-            current, used = [], 0
-        current.append(topic)
-        used += cost
-    if current:
-        chunks.append(current)
-    return chunks
+#: The venues with a liquidation stream, from the registry.
+EXCHANGES = tuple(v.name for v in registry.VENUES if v.streamed)
 
 
 @dataclass
@@ -482,12 +279,7 @@ class Listener:
             "venues": {name: status.as_dict() for name, status in self.status.items()},
         }
         try:
-            self.status_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix="status.", suffix=".tmp", dir=self.status_path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(body, f, indent=1)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.status_path)
+            write_json_atomic(self.status_path, body)
         except OSError as e:
             logger.warning("cannot write %s: %s", self.status_path, e)
 

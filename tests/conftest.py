@@ -17,6 +17,7 @@ from tests.upstream_server import UpstreamServer
 FIXTURES = Path(__file__).parent / "fixtures"
 #: Port 9 (discard) on loopback: nothing listens, so a connection is refused at once.
 CLOSED_URL = "http://127.0.0.1:9"
+CLOSED_WS_URL = "ws://127.0.0.1:9"
 PROJECT = Path(__file__).resolve().parent.parent
 
 #: Small limits so failure tests take well under a second or two each.
@@ -75,10 +76,21 @@ def liq_settings(settings, tmp_path: Path, store: JsonlStore):
     settings.LIQUIDATION_HTTP_DEADLINE = FAST_POLICY.deadline
     settings.LIQUIDATION_HTTP_MAX_BYTES = FAST_POLICY.max_bytes
     settings.LIQUIDATION_EVENTS_DIR = tmp_path / "events"
-    for name in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID"):
-        setattr(settings, f"EXCHANGE_{name}_REST_URL", CLOSED_URL)  # never the real exchanges
-    settings.EXCHANGE_BINANCE_COINM_URL = CLOSED_URL
+    settings.EXCHANGE_URLS = closed_exchange_urls()  # never the real exchanges
     return settings
+
+
+def closed_exchange_urls() -> dict[str, str]:
+    """Every venue's every endpoint (from the registry) pointed at a closed loopback port."""
+    from liquidation.venues import VENUES
+
+    return {
+        f"EXCHANGE_{v.name.upper()}_{kind.upper()}_URL": CLOSED_URL.replace("http", "ws")
+        if kind == "ws"
+        else CLOSED_URL
+        for v in VENUES
+        for kind in v.endpoints
+    }
 
 
 def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -99,9 +111,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "LIQUIDATION_HTTP_BACKOFF": "0.01",
         "LIQUIDATION_HTTP_DEADLINE": "5",
         "LIQUIDATION_EVENTS_DIR": str(tmp_path / "data" / "events"),
-        **{f"EXCHANGE_{n}_REST_URL": CLOSED_URL for n in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID")},
-        **{f"EXCHANGE_{n}_WS_URL": CLOSED_URL.replace("http", "ws") for n in ("BINANCE", "BYBIT", "OKX")},
-        "EXCHANGE_BINANCE_COINM_URL": CLOSED_URL,
+        **closed_exchange_urls(),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update(extra)

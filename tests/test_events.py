@@ -6,7 +6,10 @@ import json
 
 import pytest
 
-from liquidation.events import BinanceContract, event_key, parse_binance, parse_bybit, parse_okx, parse_okx_instruments
+from liquidation.events import event_key
+from liquidation.venues.binance import BinanceContract, parse_binance
+from liquidation.venues.bybit import parse_bybit
+from liquidation.venues.okx import parse_okx, parse_okx_instruments
 
 NOW_MS = 1791565610000  # a few seconds after the recorded 2026-10-09 frames
 

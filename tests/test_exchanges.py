@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from liquidation.eventstore import EventStore
-from liquidation.exchanges import ExchangesSource, ExchangeUrls, aggregate
+from liquidation.exchanges import ExchangesSource, aggregate
 from liquidation.http import Deadline, HttpPolicy, make_session
 from liquidation.sources import SourceError
 from tests.upstream_server import Reply
@@ -90,7 +90,7 @@ def venues(upstream, fixture_path):
     upstream.route("/fapi/v1/openInterest", Reply.file(f("upstream/binance/openInterest.json")))
     upstream.route("/info", Reply.file(f("upstream/hyperliquid/metaAndAssetCtxs.json")))
     base = upstream.url("")
-    return ExchangeUrls(binance=base, bybit=base, okx=base, gate=base, bitget=base, hyperliquid=base)
+    return {"rest": base}  # every venue's REST base
 
 
 def stream_state(folder: Path, connected_since: dict[str, int | None], updated: int = NOW - 2) -> None:
@@ -165,7 +165,7 @@ EXPECTED_OI = {
 
 def test_the_record_sums_every_venue_and_side(tmp_path, venues):
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
-    reading = collect(ExchangesSource(tmp_path, urls=venues, bitget_pace=0))
+    reading = collect(ExchangesSource(tmp_path, urls=venues, pace=0))
     v = reading.values
     hour_1 = 205.44 + 24783.15 + 10000 + 2000
     hour_24 = hour_1 + 8000 + 5900.24 + 5000
@@ -190,7 +190,7 @@ def test_the_record_sums_every_venue_and_side(tmp_path, venues):
 
 def test_coverage_on_a_fresh_start(tmp_path, venues):
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
-    coverage = collect(ExchangesSource(tmp_path, urls=venues, bitget_pace=0)).extra["coverage"]
+    coverage = collect(ExchangesSource(tmp_path, urls=venues, pace=0)).extra["coverage"]
     assert coverage["venues"] == ["binance", "okx", "gate", "bitget"]
     assert coverage["missing"] == ["bybit"]
     assert coverage["since"] == {
@@ -211,7 +211,7 @@ def test_coverage_with_streams_running_for_a_day(tmp_path, venues):
             {v: {"since_ms": (NOW - 26 * 3600) * 1000, "last_ms": (NOW - 60) * 1000} for v in ("gate", "bitget")}
         )
     )
-    coverage = collect(ExchangesSource(tmp_path, urls=venues, bitget_pace=0)).extra["coverage"]
+    coverage = collect(ExchangesSource(tmp_path, urls=venues, pace=0)).extra["coverage"]
     assert coverage["missing"] == []
     assert coverage["hour_1_complete"] is True
     assert coverage["hour_24_complete"] is True
@@ -249,7 +249,7 @@ def test_a_failing_venue_is_named_and_left_out_of_the_total(tmp_path, venues, up
     upstream.route_fn(
         "/api/v4/futures/usdt/liq_orders", lambda q, b: Reply.file(fixture_path("upstream/gate/error-range.json"))
     )
-    reading = collect(ExchangesSource(tmp_path, urls=venues, bitget_pace=0))
+    reading = collect(ExchangesSource(tmp_path, urls=venues, pace=0))
     coverage = reading.extra["coverage"]
     assert coverage["oi_missing"] == ["gate", "okx"]
     assert "gate" in coverage["missing"]
@@ -265,7 +265,7 @@ def test_no_venue_reachable_is_an_error_not_a_record_of_zeros(tmp_path, venues, 
     upstream.route_fn("/api/v4/futures/usdt/contracts", lambda q, b: Reply(503, b"down"))
     upstream.route_fn("/api/v3/market/liquidations", lambda q, b: Reply(200, b'{"code": "40001", "msg": "bad"}'))
     with pytest.raises(SourceError, match="no exchange reachable") as e:
-        collect(ExchangesSource(tmp_path, urls=venues, bitget_pace=0))
+        collect(ExchangesSource(tmp_path, urls=venues, pace=0))
     assert "binance: listener not running" in str(e.value)
 
 
@@ -321,7 +321,8 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
     from django.core.management import call_command
     from rest_framework.test import APIClient
 
-    from liquidation.streams import BinanceVenue, Listener
+    from liquidation.streams import Listener
+    from liquidation.venues.binance import Binance
     from tests.test_streams import BINANCE_PATH, binance_frame
     from tests.ws_server import WsServer
 
@@ -335,7 +336,10 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
 
     ws.route(BINANCE_PATH, play)
     listener = Listener(
-        EventStore(events_dir), [BinanceVenue(ws.url())], events_dir / "status.json", status_interval=0.2
+        EventStore(events_dir),
+        [Binance({"ws": ws.url()}, load_contracts=False)],
+        events_dir / "status.json",
+        status_interval=0.2,
     )
     stop = threading.Event()
 
@@ -364,7 +368,7 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
         liq_settings.LIQUIDATION_EVENTS_DIR = events_dir
         liq_settings.LIQUIDATION_EXCHANGES = ["binance", "gate", "okx"]
         for name in ("BINANCE", "BYBIT", "OKX", "GATE", "BITGET", "HYPERLIQUID"):
-            setattr(liq_settings, f"EXCHANGE_{name}_REST_URL", getattr(venues, name.lower()))
+            liq_settings.EXCHANGE_URLS = {**liq_settings.EXCHANGE_URLS, f"EXCHANGE_{name}_REST_URL": venues["rest"]}
         # The frozen clock would make the listener's status look fresh forever; it is fresh here anyway.
         status = json.loads((events_dir / "status.json").read_text())
         status["updated"] = NOW

@@ -39,7 +39,7 @@ def test_a_suspect_venue_is_named_and_left_out_of_the_totals(tmp_path, venues, u
     huge = {"code": "0", "msg": "", "data": [{"instId": "BTC-USDT-SWAP", "oiUsd": "300000000000"}]}
     upstream.route_fn("/api/v5/public/open-interest", lambda q, b: Reply(200, json.dumps(huge).encode()))
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
-    reading = collect(ExchangesSource(tmp_path, urls=venues, bitget_pace=0))
+    reading = collect(ExchangesSource(tmp_path, urls=venues, pace=0))
     coverage = reading.extra["coverage"]
     assert "BTC-USDT-SWAP" in coverage["suspect"]["okx"]
     expected = sum(usd for venue, usd in EXPECTED_OI.items() if venue != "okx")
@@ -50,7 +50,7 @@ def test_a_suspect_venue_is_named_and_left_out_of_the_totals(tmp_path, venues, u
 
 def test_open_interest_that_jumps_five_fold_between_minutes_is_left_out_that_minute(tmp_path, venues):  # noqa: F811
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
-    source = ExchangesSource(tmp_path, urls=venues, bitget_pace=0)
+    source = ExchangesSource(tmp_path, urls=venues, pace=0)
     collect(source)
     state = json.loads((tmp_path / "pollers.json").read_text())
     state["oi_usd"]["gate"] *= 10  # as if the last minute had read ten times more

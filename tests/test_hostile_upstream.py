@@ -166,8 +166,8 @@ def test_test_alert_reports_a_malformed_redirect_instead_of_crashing(liq_setting
 
 
 def test_an_implausible_single_order_is_skipped_by_the_parsers_and_never_summed():
-    from liquidation.events import parse_binance
     from liquidation.exchanges import aggregate
+    from liquidation.venues.binance import parse_binance
 
     now_ms = int(time.time() * 1000)
     frame = json.dumps(

@@ -15,10 +15,30 @@ import pytest
 
 from liquidation.eventstore import EventStore
 from liquidation.http import HttpPolicy
-from liquidation.streams import BinanceVenue, BybitVenue, Listener, OkxVenue, _chunk_by_chars
+from liquidation.streams import Listener
+from liquidation.venues.base import chunk_by_chars as _chunk_by_chars
+from liquidation.venues.binance import Binance
+from liquidation.venues.bybit import Bybit
+from liquidation.venues.okx import Okx
 from tests.conftest import MANAGE, PROJECT, subprocess_env
 from tests.upstream_server import Reply, wait_for
 from tests.ws_server import WsServer, replies
+
+
+def BinanceVenue(ws_url: str) -> Binance:
+    return Binance({"ws": ws_url}, load_contracts=False)
+
+
+def BybitVenue(ws_url: str, rest_url: str, policy) -> Bybit:
+    return Bybit({"ws": ws_url, "rest": rest_url}, policy)
+
+
+def OkxVenue(ws_url: str, rest_url: str, policy, *, ping_every: float | None = None) -> Okx:
+    venue = Okx({"ws": ws_url, "rest": rest_url}, policy)
+    if ping_every is not None:
+        venue.ping_every = ping_every
+    return venue
+
 
 POLICY = HttpPolicy(connect_timeout=1, read_timeout=2, retries=0, backoff=0.01, deadline=5)
 BINANCE_PATH = "/market/stream?streams=!forceOrder@arr"

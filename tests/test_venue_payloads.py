@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from liquidation.events import BinanceContract, parse_binance, parse_binance_contracts
-from liquidation.exchanges import ExchangesSource, aggregate, binance_oi_symbols
+from liquidation.exchanges import aggregate
+from liquidation.venues.binance import BinanceContract, binance_oi_symbols, parse_binance, parse_binance_contracts
+from liquidation.venues.bitget import Bitget
+from liquidation.venues.gate import Gate
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 
@@ -134,7 +136,7 @@ MULTIPLIERS = {"BTC_USDT": 0.0001, "ETH_USDT": 0.01}
 
 def gate(rows: list[dict]) -> list:
     now_ms = max(int(r["time"]) for r in rows) * 1000 + 1000
-    return [ExchangesSource._gate_event(r, {**{r["contract"]: 1.0}, **MULTIPLIERS}, now_ms) for r in rows]
+    return [Gate._event(r, {**{r["contract"]: 1.0}, **MULTIPLIERS}, now_ms) for r in rows]
 
 
 def test_gate_real_rows_count_order_size_less_left_with_decimal_sizes():
@@ -161,7 +163,7 @@ def test_gate_rows_without_order_size_are_skipped_by_name_never_counted_as_the_p
 def test_bitget_amount_is_in_the_base_coin():
     rows = real("bitget/rest-v3-market-liquidations-btcusdt-2026-10-07.json")["data"]["list"]
     now_ms = int(rows[0]["ts"]) + 1000
-    got = [ExchangesSource._bitget_event(r, now_ms) for r in rows]
+    got = [Bitget._event(r, now_ms) for r in rows]
     assert [round(e["usd"], 2) for e in got] == [
         round(0.0009 * 84405.712741570031765, 2),  # 75.97 USD, not 0.0009 USD
         round(0.3463 * 83379.3419988320678962, 2),  # 28,874.27

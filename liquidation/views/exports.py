@@ -84,7 +84,7 @@ class ExportCSVView(ExportView):
         summary="Export as CSV",
         description=(
             "Same window parameters as history. UTF-8 with a byte-order mark (for Excel); the header row "
-            "holds the JSON field names, nested fields flattened with dots (`by_exchange.binance.hour_1`); "
+            "holds the JSON field names, nested fields flattened with dots (`by_exchange.<venue>.hour_1`); "
             "numbers, booleans and lists are written as JSON."
         ),
         parameters=[WindowQuerySerializer],

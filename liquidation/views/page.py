@@ -13,6 +13,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.request import Request
 
+from ..venues import titles as venue_titles
 from .base import ApiRateThrottle, InlineStylesCSP
 
 
@@ -107,6 +108,7 @@ class PanicView(TemplateView):
             "lang": "en" if get_language() == "en" else "zh-hans",
             "ranges": {key: {"seconds": sec, "interval": interval} for key, (sec, interval) in RANGES.items()},
             "defaultRange": "24h",
+            "venueTitles": venue_titles(),
             "strings": _js_strings(),
         }
         return context

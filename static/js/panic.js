@@ -112,6 +112,15 @@ function withGaps(records, field, step) {
 
 const FUTURE_SLACK_SECONDS = 60;
 
+// Venues by their proper names ("OKX", not "okx"), from the server's venue registry.
+function venueTitle(name) {
+  return (config.venueTitles && config.venueTitles[name]) || name;
+}
+
+function venueList(names) {
+  return names.map(venueTitle).join(", ");
+}
+
 function ageSeconds() {
   if (!state.latest) return null;
   return state.latest.age_seconds + (performance.now() - state.fetchedAt) / 1000;
@@ -141,10 +150,10 @@ function renderCards() {
   $("lower-bound-note").hidden = !partial;
   const detail = [];
   if (coverage && Array.isArray(coverage.venues)) {
-    if (coverage.venues.length) detail.push(S.counted.replace("%s", coverage.venues.join(", ")));
-    if (coverage.missing && coverage.missing.length) detail.push(S.not_counted.replace("%s", coverage.missing.join(", ")));
+    if (coverage.venues.length) detail.push(S.counted.replace("%s", venueList(coverage.venues)));
+    if (coverage.missing && coverage.missing.length) detail.push(S.not_counted.replace("%s", venueList(coverage.missing)));
     const suspect = coverage.suspect && typeof coverage.suspect === "object" ? Object.keys(coverage.suspect) : [];
-    if (suspect.length) detail.push(S.suspect.replace("%s", suspect.join(", ")));
+    if (suspect.length) detail.push(S.suspect.replace("%s", venueList(suspect)));
     detail.push(S.complete_since.replace("%s", coverage.hour_1_complete ? S.yes : S.no));
   }
   $("coverage-detail").textContent = detail.join(" ");
@@ -209,7 +218,7 @@ function describe(row, step) {
     .filter(([, v]) => v && v.hour_1 > 0)
     .sort((a, b) => b[1].hour_1 - a[1].hour_1);
   if (split.length) {
-    lines.push(`  ${S.by_exchange}: ${split.map(([name, v]) => `${name} ${formatWan(v.hour_1, LANG)}`).join(" · ")}`);
+    lines.push(`  ${S.by_exchange}: ${split.map(([name, v]) => `${venueTitle(name)} ${formatWan(v.hour_1, LANG)}`).join(" · ")}`);
   }
   lines.push(`${S.panic}: ${formatIndex(row.panic_index)}`);
   lines.push(`${S.h24}: ${formatWan(row.hour_24_amount, LANG)}`);

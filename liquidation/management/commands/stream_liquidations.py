@@ -11,33 +11,27 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from liquidation import venues as registry
 from liquidation.conf import configured_source, http_policy
 from liquidation.eventstore import EventStore
 from liquidation.logfiles import command_logging
 from liquidation.sources import ConfigError
-from liquidation.streams import EXCHANGES, BinanceVenue, BybitVenue, Listener, OkxVenue, Venue
+from liquidation.streams import EXCHANGES, Listener
+from liquidation.venues import Venue
 
 
 def build_venues(names: list[str]) -> list[Venue]:
+    """The streamed venues called ``names``, from the registry, with the URL overrides of EXCHANGE_URLS."""
     # Instrument lists are fetched in a thread that SIGTERM has to wait for: keep it short.
     policy = http_policy()
     policy = dataclasses.replace(policy, deadline=min(policy.deadline, 10.0))
-    make = {
-        "binance": lambda: BinanceVenue(
-            settings.EXCHANGE_BINANCE_WS_URL,
-            settings.EXCHANGE_BINANCE_REST_URL,
-            settings.EXCHANGE_BINANCE_COINM_URL,
-            policy,
-        ),
-        "bybit": lambda: BybitVenue(settings.EXCHANGE_BYBIT_WS_URL, settings.EXCHANGE_BYBIT_REST_URL, policy),
-        "okx": lambda: OkxVenue(settings.EXCHANGE_OKX_WS_URL, settings.EXCHANGE_OKX_REST_URL, policy),
-    }
-    return [make[name]() for name in names]
+    return registry.build(names, urls=settings.EXCHANGE_URLS, policy=policy)
 
 
 class Command(BaseCommand):
     help = (
-        "Listen to Binance, Bybit and OKX public liquidation streams and store every liquidation as a "
+        "Listen to the exchanges' public liquidation streams (every streamed venue of the registry) and store "
+        "every liquidation as a "
         "normalized event under LIQUIDATION_EVENTS_DIR (one JSONL file per UTC day), with status.json."
     )
 
@@ -66,7 +60,7 @@ class Command(BaseCommand):
                 return
         if options["exchanges"]:
             names = [n.strip() for n in options["exchanges"].split(",") if n.strip()]
-        else:  # the streamed venues of LIQUIDATION_EXCHANGES; Gate, Bitget, Hyperliquid are polled by the collector
+        else:  # the streamed venues of LIQUIDATION_EXCHANGES; the polled ones are read by the collector
             names = [n for n in settings.LIQUIDATION_EXCHANGES if n in EXCHANGES]
         unknown = sorted(set(names) - set(EXCHANGES))
         if unknown or not names:

@@ -1,0 +1,48 @@
+"""The small JSON files processes share (the listener's ``status.json``, the collector's ``last_run.json``,
+the poll state, the open-interest cache): one reader and one writer for all of them.
+
+``write_json_atomic`` writes a temp file in the same folder, fsyncs it, ``os.replace``s it over the
+target and fsyncs the folder: a reader sees the old file or the new one, never half of one, and a crash
+leaves no partial file. ``read_json_object`` answers the object, or {} when the file is missing, not
+JSON or not an object, so a reader never fails on a file another process is replacing. Django-free.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .durable import fsync_dir
+from .records import loads_strict
+
+
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in ``path``; {} when it is missing, unreadable, not JSON or not an object."""
+    try:
+        data = loads_strict(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` as JSON, atomically and durably (raises OSError on failure)."""
+    import json
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, mode)  # readable by the web server's user too
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)

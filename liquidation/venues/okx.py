@@ -1,0 +1,191 @@
+"""OKX v5: the liquidation-orders channel for SWAP and FUTURES, and open interest, no key.
+
+- Liquidations: ``liquidation-orders`` for SWAP and FUTURES on the public websocket, text ``ping``
+  before OKX's 30-second silence cut. The liquidated side is ``posSide``, or, when ``posSide`` is
+  ``net``, the opposite of the order ``side``. Linear ``sz × ctVal × bkPx`` USD; inverse (``ctValCcy``
+  USD) ``sz × ctVal``; contract values from ``/api/v5/public/instruments`` (``ctMult`` assumed 1).
+- Open interest: ``/api/v5/public/open-interest`` ``oiUsd`` ("open interest in number of USD").
+
+Django-free.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ..events import Parsed, Skip, get_field, load_frame, make_event, to_positive, to_timestamp
+from ..guards import symbol_oi
+from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
+from ..records import RecordError, parse_number
+from .base import ConnSpec, Venue, VenueError, num
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What converting a contract count to USD needs (OKX)."""
+
+    ct_val: float
+    ct_val_ccy: str
+    inverse: bool
+
+
+def parse_okx(frame: str | bytes, contracts: dict[str, Contract], now_ms: int | None = None) -> Parsed:
+    """A ``liquidation-orders`` push (or ``pong``, subscribe ack, error envelope) from OKX."""
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    out = Parsed()
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    if text.strip() == "pong":
+        out.control = True
+        return out
+    try:
+        msg = load_frame(text)
+        if not isinstance(msg, dict):
+            raise Skip("unknown_event", type(msg).__name__)
+        if "event" in msg:
+            out.control = True
+            if msg["event"] == "error" or str(msg.get("code", "0")) != "0":
+                out.error = f"{msg.get('code')}: {msg.get('msg')}"[:200]
+                out.skipped["error_envelope"] += 1
+            return out
+        if "code" in msg and str(msg["code"]) != "0":
+            raise Skip("error_envelope", f"{msg.get('code')}: {msg.get('msg')}")
+        arg = msg.get("arg") or {}
+        if arg.get("channel") != "liquidation-orders":
+            raise Skip("unknown_event", str(arg.get("channel")))
+        groups = get_field(msg, "data")
+        if not isinstance(groups, list):
+            raise Skip("missing_field", "data")
+    except Skip as e:
+        out.skipped[e.reason] += 1
+        return out
+    for group in groups:
+        try:
+            inst = str(get_field(group, "instId"))
+            details = get_field(group, "details")
+        except Skip as e:
+            out.skipped[e.reason] += 1
+            continue
+        for detail in details if isinstance(details, list) else [details]:
+            try:
+                contract = contracts.get(inst)
+                if contract is None:
+                    raise Skip("no_contract", inst)
+                pos_side = get_field(detail, "posSide")
+                order_side = detail.get("side")
+                if pos_side in ("long", "short"):
+                    side = pos_side
+                elif pos_side == "net" and order_side in ("buy", "sell"):
+                    side = "long" if order_side == "sell" else "short"
+                else:
+                    raise Skip("bad_side", f"{pos_side}/{order_side}")
+                size = to_positive(get_field(detail, "sz"), "sz")
+                price = to_positive(get_field(detail, "bkPx"), "bkPx")
+                ts = to_timestamp(get_field(detail, "ts"), now_ms)
+                if contract.inverse:
+                    usd = size * contract.ct_val
+                    qty = usd / price
+                else:
+                    qty = size * contract.ct_val
+                    usd = qty * price
+                out.events.append(make_event("okx", inst, ts, side, round(qty, 12), price, usd))
+            except Skip as e:
+                out.skipped[e.reason] += 1
+    return out
+
+
+def parse_okx_instruments(body: Any) -> dict[str, Contract]:
+    """``instId -> Contract`` from ``GET /api/v5/public/instruments`` (raises ValueError on an error envelope)."""
+    if not isinstance(body, dict) or str(body.get("code")) != "0" or not isinstance(body.get("data"), list):
+        raise ValueError(f"OKX instruments: error envelope or unexpected body: {str(body)[:200]}")
+    contracts: dict[str, Contract] = {}
+    for item in body["data"]:
+        try:
+            ct_val = parse_number(item.get("ctVal"), "ctVal")
+        except (RecordError, AttributeError):
+            continue
+        if ct_val <= 0 or not item.get("instId"):
+            continue
+        ccy = str(item.get("ctValCcy") or "")
+        inverse = item.get("ctType") == "inverse" or ccy.upper() == "USD"
+        contracts[str(item["instId"])] = Contract(ct_val, ccy, inverse)
+    return contracts
+
+
+class Okx(Venue):
+    name = "okx"
+    title = "OKX"
+    endpoints = {"ws": "wss://ws.okx.com:8443", "rest": "https://www.okx.com"}
+    streamed = True
+    has_open_interest = True
+    publishes = "liquidation orders of SWAP and FUTURES contracts on one channel"
+    lower_bound = "publishes at most one liquidation per contract per second"
+    ping_every = 25.0  # OKX drops a connection silent for 30 s: text "ping" before that
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.contracts: dict[str, Contract] = {}
+
+    def load_contracts(self) -> dict[str, Contract]:
+        session = make_session(self.policy)
+        contracts: dict[str, Contract] = {}
+        try:
+            for inst_type in ("SWAP", "FUTURES"):
+                deadline = Deadline(self.policy.deadline)
+                _, body = get_json(
+                    session,
+                    f"{self.url('rest')}/api/v5/public/instruments",
+                    self.policy,
+                    deadline,
+                    params={"instType": inst_type},
+                )
+                try:
+                    contracts.update(parse_okx_instruments(body))
+                except ValueError as e:
+                    raise FetchError(self.url("rest"), str(e)) from e
+        finally:
+            session.close()
+        return contracts
+
+    def plan(self) -> list[ConnSpec]:
+        fresh = self.load_contracts()
+        self.contracts.clear()  # in place: the parser of a running connection sees the update
+        self.contracts.update(fresh)
+        subscribe = json.dumps(
+            {
+                "op": "subscribe",
+                "args": [
+                    {"channel": "liquidation-orders", "instType": "SWAP"},
+                    {"channel": "liquidation-orders", "instType": "FUTURES"},
+                ],
+            }
+        )
+        return [
+            ConnSpec(
+                "okx",
+                f"{self.url('ws')}/ws/v5/public",
+                [subscribe],
+                lambda frame: parse_okx(frame, self.contracts),
+                ping_text="ping",
+                ping_every=self.ping_every,
+            )
+        ]
+
+    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
+        total = 0.0
+        for inst_type in ("SWAP", "FUTURES"):
+            _, body = get_json(
+                session,
+                f"{self.url('rest')}/api/v5/public/open-interest",
+                policy,
+                deadline,
+                params={"instType": inst_type},
+            )
+            if not isinstance(body, dict) or str(body.get("code")) != "0" or not isinstance(body.get("data"), list):
+                raise VenueError(f"OKX open-interest {inst_type}: {str(body)[:160]}")
+            total += sum(symbol_oi("okx", item.get("instId"), num(item.get("oiUsd"), "oiUsd")) for item in body["data"])
+        return total

@@ -4,7 +4,7 @@
 
 Measures, in one run on this machine:
 
-- ours: ``events.parse_binance`` on combined-stream frames, then ``EventStore.append`` in batches as
+- ours: ``venues.binance.parse_binance`` on combined-stream frames, then ``EventStore.append`` in batches as
   the listener's 250 ms flusher does (one write and one fdatasync per batch), de-duplication included;
 - the naive baseline: the same parsing, but each event appended and fsynced on its own (what a
   listener without batching would do), measured on fewer events and reported per second.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from liquidation.events import parse_binance
 from liquidation.eventstore import EventStore
 from liquidation.store import append_durably
+from liquidation.venues.binance import parse_binance
 
 
 def frames(n: int, start_ms: int) -> list[str]:
@@ -46,6 +46,8 @@ def frames(n: int, start_ms: int) -> list[str]:
             "l": "0.155",
             "z": "0.190",
             "T": start_ms + i,
+            "ps": "BTCUSDT",
+            "st": 1,  # USDⓈ-M, as live frames carry it
         }
         out.append(
             json.dumps({"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": start_ms + i + 3, "o": order}})

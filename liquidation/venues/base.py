@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import requests
 
 from ..events import Parsed
+from ..guards import symbol_oi
 from ..http import Deadline, HttpPolicy
 from ..records import RecordError, parse_number
 
@@ -40,6 +41,14 @@ class ConnSpec:
     parse: Callable[[str | bytes], Parsed]
     ping_text: str | None = None
     ping_every: float = 20.0
+
+
+@dataclass(frozen=True)
+class OpenInterest:
+    """One contract's open interest in USD and the price (mark) it was valued at, when the venue gives one."""
+
+    usd: float
+    price: float | None = None
 
 
 class VenueError(Exception):
@@ -108,8 +117,17 @@ class Venue:
     ) -> PollResult:
         raise NotImplementedError(f"{self.name} publishes no liquidation history")
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
+    def open_interest_by_symbol(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline
+    ) -> dict[str, OpenInterest]:
+        """symbol → (open interest in USD, the price it was valued at) for every contract counted."""
         raise NotImplementedError(f"{self.name} publishes no open interest")
+
+    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
+        """The venue's open interest in USD; ``guards.Suspect`` when one symbol's is implausible."""
+        return sum(
+            symbol_oi(self.name, s, oi.usd) for s, oi in self.open_interest_by_symbol(session, policy, deadline).items()
+        )
 
 
 def num(value: Any, name: str) -> float:

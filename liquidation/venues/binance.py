@@ -27,11 +27,10 @@ from typing import Any
 import requests
 
 from ..events import Parsed, Skip, get_field, load_frame, make_event, to_number, to_positive, to_timestamp
-from ..guards import symbol_oi
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
 from ..records import RecordError, parse_number
 from ..sharedfiles import read_json_object, write_json_atomic
-from .base import ConnSpec, Venue, VenueError, num
+from .base import ConnSpec, OpenInterest, Venue, VenueError, num
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +173,10 @@ class Binance(Venue):
         url = f"{self.url('ws')}/market/stream?streams=!forceOrder@arr"
         return [ConnSpec("binance", url, [], lambda frame: parse_binance(frame, contracts=self.contracts))]
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
-        """Σ openInterest × mark price over USDⓈ-M crypto contracts only.
+    def open_interest_by_symbol(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline
+    ) -> dict[str, OpenInterest]:
+        """openInterest × mark price over USDⓈ-M crypto contracts only.
 
         ``openInterest`` is in coins only for contracts margined in a stablecoin (``marginAsset`` USDT or
         USDC in ``/fapi/v1/exchangeInfo``); a coin-margined contract listed there counts contracts, and
@@ -226,7 +227,7 @@ class Binance(Venue):
         known = [s for s in marks if "oi" in (cache.get(s) or {})]
         if len(known) < 0.9 * len(marks):
             raise VenueError(f"Binance open interest known for {len(known)} of {len(marks)} symbols so far")
-        return sum(symbol_oi("binance", s, cache[s]["oi"] * marks[s]) for s in known)
+        return {s: OpenInterest(cache[s]["oi"] * marks[s], marks[s]) for s in known}
 
 
 def binance_oi_symbols(exchange_info: Any) -> set[str]:

@@ -18,9 +18,8 @@ import time
 import requests
 
 from ..events import Parsed, Skip, get_field, load_frame, make_event, to_positive, to_timestamp
-from ..guards import symbol_oi
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
-from .base import ConnSpec, Venue, VenueError, chunk_by_chars, num
+from .base import ConnSpec, OpenInterest, Venue, VenueError, chunk_by_chars, num
 
 MAX_ARGS_CHARS = 20000  # documented limit 21,000 per connection; keep a margin
 ARGS_PER_MESSAGE = 50
@@ -126,8 +125,10 @@ class Bybit(Venue):
                 )
         return specs
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
-        total = 0.0
+    def open_interest_by_symbol(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline
+    ) -> dict[str, OpenInterest]:
+        out: dict[str, OpenInterest] = {}
         for category in ("linear", "inverse"):
             _, body = get_json(
                 session, f"{self.url('rest')}/v5/market/tickers", policy, deadline, params={"category": category}
@@ -142,9 +143,10 @@ class Bybit(Venue):
                     single, both = item.get("singleOpenInterestValue"), item.get("openInterestValue")
                 else:  # inverse: openInterest is counted in USD contracts
                     single, both = item.get("singleOpenInterest"), item.get("openInterest")
+                price = item.get("markPrice")
+                mark = num(price, "markPrice") if price not in (None, "") else None
                 if single not in (None, ""):
-                    total += symbol_oi("bybit", item.get("symbol"), num(single, "singleOpenInterest"))
-                elif both not in (None, ""):
-                    # both sides counted: one side is half
-                    total += symbol_oi("bybit", item.get("symbol"), num(both, "openInterest") / 2)
-        return total
+                    out[str(item.get("symbol"))] = OpenInterest(num(single, "singleOpenInterest"), mark)
+                elif both not in (None, ""):  # both sides counted: one side is half
+                    out[str(item.get("symbol"))] = OpenInterest(num(both, "openInterest") / 2, mark)
+        return out

@@ -18,9 +18,8 @@ from typing import Any
 import requests
 
 from ..events import MAX_AGE_MS, plausible
-from ..guards import symbol_oi
 from ..http import Deadline, HttpPolicy, get_json
-from .base import DAY_MS, HOUR_MS, POLL_OVERLAP_MS, PollResult, Venue, VenueError, num, signed
+from .base import DAY_MS, HOUR_MS, POLL_OVERLAP_MS, OpenInterest, PollResult, Venue, VenueError, num, signed
 
 
 class Gate(Venue):
@@ -135,18 +134,20 @@ class Gate(Venue):
             "usd": round(qty * price, 6),
         }
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
+    def open_interest_by_symbol(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline
+    ) -> dict[str, OpenInterest]:
         multipliers = self._multipliers(session, policy, deadline)
         _, body = get_json(session, f"{self.url('rest')}/api/v4/futures/usdt/tickers", policy, deadline)
         if isinstance(body, dict) and "label" in body:
             raise VenueError(f"Gate tickers {body.get('label')}: {body.get('message')}")
         if not isinstance(body, list) or not body:
             raise VenueError("Gate tickers: empty or not a list")
-        total = 0.0
+        out: dict[str, OpenInterest] = {}
         for item in body:
             multiplier = multipliers.get(str(item.get("contract")))
             if multiplier is None:
                 continue
-            size = num(item.get("total_size"), "total_size")
-            total += symbol_oi("gate", item.get("contract"), size * multiplier * num(item.get("mark_price"), "mark"))
-        return total
+            size, mark = num(item.get("total_size"), "total_size"), num(item.get("mark_price"), "mark_price")
+            out[str(item.get("contract"))] = OpenInterest(size * multiplier * mark, mark)
+        return out

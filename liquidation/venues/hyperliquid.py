@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import requests
 
-from ..guards import symbol_oi
 from ..http import Deadline, HttpPolicy, get_json
-from .base import Venue, VenueError, num
+from .base import OpenInterest, Venue, VenueError, num
 
 
 class Hyperliquid(Venue):
@@ -22,7 +21,9 @@ class Hyperliquid(Venue):
     has_open_interest = True
     publishes = "open interest of the main dex (no public liquidation feed)"
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
+    def open_interest_by_symbol(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline
+    ) -> dict[str, OpenInterest]:
         _, body = get_json(
             session, f"{self.url('rest')}/info", policy, deadline, json_body={"type": "metaAndAssetCtxs"}
         )
@@ -31,9 +32,8 @@ class Hyperliquid(Venue):
         universe = body[0].get("universe") or []
         if len(universe) != len(body[1]):
             raise VenueError("Hyperliquid metaAndAssetCtxs: universe and contexts differ in length")
-        return sum(
-            symbol_oi(
-                "hyperliquid", meta.get("name"), num(ctx.get("openInterest"), "oi") * num(ctx.get("markPx"), "px")
-            )
-            for meta, ctx in zip(universe, body[1], strict=True)
-        )
+        out: dict[str, OpenInterest] = {}
+        for meta, ctx in zip(universe, body[1], strict=True):
+            mark = num(ctx.get("markPx"), "markPx")
+            out[str(meta.get("name"))] = OpenInterest(num(ctx.get("openInterest"), "openInterest") * mark, mark)
+        return out

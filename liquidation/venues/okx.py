@@ -19,10 +19,9 @@ from typing import Any
 import requests
 
 from ..events import Parsed, Skip, get_field, load_frame, make_event, to_positive, to_timestamp
-from ..guards import symbol_oi
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
 from ..records import RecordError, parse_number
-from .base import ConnSpec, Venue, VenueError, num
+from .base import ConnSpec, OpenInterest, Venue, VenueError, num
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,10 @@ class Okx(Venue):
             )
         ]
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
-        total = 0.0
+    def open_interest_by_symbol(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline
+    ) -> dict[str, OpenInterest]:
+        out: dict[str, OpenInterest] = {}
         for inst_type in ("SWAP", "FUTURES"):
             _, body = get_json(
                 session,
@@ -187,5 +188,6 @@ class Okx(Venue):
             )
             if not isinstance(body, dict) or str(body.get("code")) != "0" or not isinstance(body.get("data"), list):
                 raise VenueError(f"OKX open-interest {inst_type}: {str(body)[:160]}")
-            total += sum(symbol_oi("okx", item.get("instId"), num(item.get("oiUsd"), "oiUsd")) for item in body["data"])
-        return total
+            for item in body["data"]:
+                out[str(item.get("instId"))] = OpenInterest(num(item.get("oiUsd"), "oiUsd"))
+        return out

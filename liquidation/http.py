@@ -19,7 +19,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -239,7 +239,24 @@ def get_json(
                 full_url, f"HTTP {status} {resp.reason or ''}".rstrip() + detail, status=status, kind="http-status"
             )
         body = _read_body(resp, full_url, policy, deadline)
-    return status, parse_json_body(body, full_url, status)
+    parsed = parse_json_body(body, full_url, status)
+    for record in _RECORDERS:
+        record(redact_url(full_url), status, parsed)
+    return status, parsed
+
+
+#: Callbacks ``(redacted url, status, parsed body)`` told of every answer ``get_json`` returns (see ``recording``).
+_RECORDERS: list[Callable[[str, int, Any], None]] = []
+
+
+@contextmanager
+def recording(callback: Callable[[str, int, Any], None]) -> Iterator[None]:
+    """Within the block, tell ``callback`` of every parsed answer (``check_sources --record``)."""
+    _RECORDERS.append(callback)
+    try:
+        yield
+    finally:
+        _RECORDERS.remove(callback)
 
 
 def parse_json_body(body: bytes, url: str, status: int | None = None) -> Any:

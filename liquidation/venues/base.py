@@ -75,6 +75,8 @@ class Venue:
     has_open_interest: ClassVar[bool] = False
     publishes: ClassVar[str] = ""
     lower_bound: ClassVar[str] = ""
+    #: ``check_sources`` prints amount × price of the rows it sees (a unit not settled by documentation).
+    show_units: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -116,6 +118,12 @@ class Venue:
         skipped: Counter[str],
     ) -> PollResult:
         raise NotImplementedError(f"{self.name} publishes no liquidation history")
+
+    def cross_check(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline, events: list[dict[str, Any]]
+    ) -> list[str]:
+        """Lines comparing two independent figures the venue publishes for one thing (``check_sources``)."""
+        return []
 
     def open_interest_by_symbol(
         self, session: requests.Session, policy: HttpPolicy, deadline: Deadline

@@ -35,6 +35,7 @@ class Bitget(Venue):
     polled = True
     publishes = "liquidations as a REST history, newest first"
     lower_bound = "publishes only the largest liquidation per side per pair per interval"
+    show_units = True
 
     def poll(
         self,

@@ -21,6 +21,8 @@ from ..events import MAX_AGE_MS, plausible
 from ..http import Deadline, HttpPolicy, get_json
 from .base import DAY_MS, HOUR_MS, POLL_OVERLAP_MS, OpenInterest, PollResult, Venue, VenueError, num, signed
 
+CROSS_CHECK_CONTRACT = "BTC_USDT"
+
 
 class Gate(Venue):
     name = "gate"
@@ -151,3 +153,39 @@ class Gate(Venue):
             size, mark = num(item.get("total_size"), "total_size"), num(item.get("mark_price"), "mark_price")
             out[str(item.get("contract"))] = OpenInterest(size * multiplier * mark, mark)
         return out
+
+    def cross_check(
+        self, session: requests.Session, policy: HttpPolicy, deadline: Deadline, events: list[dict[str, Any]]
+    ) -> list[str]:
+        """``contract_stats`` (5-minute buckets of ``long_liq_usd`` + ``short_liq_usd``) against the sum of
+        ``liq_orders`` for BTC_USDT over the buckets the events cover: two figures Gate publishes for the
+        same liquidations, so their ratio needs no outside reference."""
+        _, body = get_json(
+            session,
+            f"{self.url('rest')}/api/v4/futures/usdt/contract_stats",
+            policy,
+            deadline,
+            params={"contract": CROSS_CHECK_CONTRACT, "interval": "5m", "limit": "4"},
+        )
+        if not isinstance(body, list):
+            return [f"contract_stats: unexpected answer {str(body)[:80]}"]
+        stats, orders = 0.0, 0.0
+        for bucket in body[:-1]:  # the newest bucket is still filling
+            try:
+                start = int(bucket["time"]) * 1000
+                stats += num(bucket.get("long_liq_usd", 0), "long_liq_usd") + num(
+                    bucket.get("short_liq_usd", 0), "short_liq_usd"
+                )
+            except (KeyError, TypeError, ValueError, VenueError):
+                continue
+            orders += sum(
+                e["usd"]
+                for e in events
+                if e["symbol"] == CROSS_CHECK_CONTRACT and start <= e["ts_ms"] < start + 300_000
+            )
+        if stats <= 0 and orders <= 0:
+            return [f"{CROSS_CHECK_CONTRACT}: no liquidations in the last buckets to compare"]
+        ratio = "∞" if stats <= 0 else f"{orders / stats:.2f}"
+        return [
+            f"{CROSS_CHECK_CONTRACT} liq_orders {orders:,.2f} USD vs contract_stats {stats:,.2f} USD: ratio {ratio}"
+        ]

@@ -32,7 +32,7 @@ from .channels import SEND_POLICY, Channel, build_request, dingtalk_sign, feishu
 from .formatting import format_index, format_wan
 from .http import DeadlineExceeded, hard_deadline
 from .records import beijing_datetime
-from .sharedfiles import read_json_object, write_json_atomic
+from .sharedfiles import bump, read_json_object, write_json_atomic
 from .store import FUTURE_SLACK, FileLock, JsonlStore
 
 logger = logging.getLogger(__name__)
@@ -278,10 +278,7 @@ def _deliver(channel: Channel, state_file: Path, now: float, outcome: dict[str, 
                     reason = f"{e.__class__.__name__}"
             attempts += 1
             result = "ok" if reason is None else "error"
-            sends = state.setdefault("sends", {}) if isinstance(state.get("sends"), dict) else {}
-            state["sends"] = sends
-            key = f"{result}|{channel.name}"
-            sends[key] = (sends.get(key) if isinstance(sends.get(key), int) else 0) + 1
+            state["sends"] = bump(state.get("sends"), result, channel.name)
             outcome["sent"][channel.name] = "ok" if reason is None else reason
             queue.pop(0)
             if reason is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session, redact_text
 from .records import RecordError, beijing_datetime, build_record, minute_of
-from .sharedfiles import read_json_object, write_json_atomic
+from .sharedfiles import bump, read_json_object, write_json_atomic
 from .sources import ConfigError, Source, SourceError
 from .store import DuplicateMinute, FileLock, FutureRecord, JsonlStore, StoreError
 
@@ -173,7 +173,7 @@ def write_last_run(
     ``error_class`` is the short URL-free word public answers show.
 
     ``outcome`` is ``ok``, ``duplicate``, ``error`` or ``unconfigured``. ``counts`` keeps running totals
-    per ``outcome|source`` and ``last_success`` the time of the last good one (the metrics read them).
+    as ``{outcome: {source: n}}`` and ``last_success`` the time of the last good one (the metrics read them).
     The read-modify-write holds a sidecar lock, since cron runs and a loop may finish together. A
     failure to write is logged, never raised: it must not turn a good collection into a failed one.
     """
@@ -183,10 +183,7 @@ def write_last_run(
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(target.with_name(target.name + ".lock"), 5.0):
             previous = read_json_object(target)
-            counts = previous.get("counts") if isinstance(previous.get("counts"), dict) else {}
-            key = f"{outcome}|{source or 'none'}"
-            before = counts.get(key, 0)
-            counts[key] = (before if isinstance(before, int) and not isinstance(before, bool) else 0) + 1
+            counts = bump(previous.get("counts"), outcome, source or "none")
             payload = {
                 "time": ts,
                 "datetime": beijing_datetime(ts),

@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .sharedfiles import read_json_object
+from .sharedfiles import counted, read_json_object
 from .store import JsonlStore
 
 _LINE_COUNTS: dict[tuple[Any, ...], int] = {}
@@ -57,12 +57,8 @@ def _dict(value: Any) -> dict[Any, Any]:
 
 
 def _counts(value: Any) -> Iterator[tuple[str, str, float]]:
-    """("outcome", "name", n) for each well-formed ``"outcome|name": n`` entry."""
-    for key, n in _dict(value).items():
-        number = _num(n)
-        if isinstance(key, str) and number is not None:
-            outcome, _, name = key.partition("|")
-            yield outcome, name, number
+    """(outcome, name, n) for each well-formed counter (``{outcome: {name: n}}``)."""
+    yield from counted(value)
 
 
 class LiqsiteCollector(Collector):

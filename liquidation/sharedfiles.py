@@ -46,3 +46,35 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any, *, mode: int = 0o
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+def bump(counts: Any, outcome: str, name: str) -> dict[str, dict[str, int]]:
+    """``counts`` ({outcome: {name: n}}) with one more of ``outcome`` for ``name``. Anything malformed is
+    dropped; flat ``"outcome|name": n`` keys written by earlier versions are carried over."""
+    out: dict[str, dict[str, int]] = {}
+    for key, value in counts.items() if isinstance(counts, dict) else ():
+        if isinstance(value, dict):
+            for sub, n in value.items():
+                if isinstance(n, int) and not isinstance(n, bool):
+                    out.setdefault(str(key), {})[str(sub)] = n
+        elif isinstance(key, str) and "|" in key and isinstance(value, int) and not isinstance(value, bool):
+            first, _, second = key.partition("|")
+            out.setdefault(first, {})[second] = out.get(first, {}).get(second, 0) + value
+    out.setdefault(outcome, {})[name] = out.get(outcome, {}).get(name, 0) + 1
+    return out
+
+
+def counted(counts: Any) -> list[tuple[str, str, float]]:
+    """(outcome, name, n) for each well-formed entry of ``counts`` (nested, or flat as earlier versions wrote)."""
+    rows = []
+    for key, value in counts.items() if isinstance(counts, dict) else ():
+        if isinstance(value, dict):
+            rows += [(str(key), str(sub), float(n)) for sub, n in value.items() if _is_count(n)]
+        elif isinstance(key, str) and _is_count(value):
+            first, _, second = key.partition("|")
+            rows.append((first, second, float(value)))
+    return rows
+
+
+def _is_count(n: Any) -> bool:
+    return isinstance(n, (int, float)) and not isinstance(n, bool) and n == n and abs(n) != float("inf")

@@ -173,7 +173,7 @@ def test_every_channel_is_accepted_with_its_signature(tmp_path, store, services,
     assert "1小时爆仓金额 $1.20亿" in json.loads(hook.body)["text"]
     state = json.loads((tmp_path / "alerts.json").read_text())
     assert state["outbox"] == {c.name: [] for c in channels}
-    assert state["sends"]["ok|dingtalk"] == 1
+    assert state["sends"]["ok"]["dingtalk"] == 1
 
 
 def test_a_wrong_secret_is_refused_as_the_service_would_and_retried_next_time(tmp_path, store, services, channels):
@@ -213,7 +213,7 @@ def test_a_dead_channel_cannot_break_or_delay_a_collection(liq_settings, store, 
     assert store.count() == 1
     state = json.loads(liq_settings.LIQUIDATION_ALERT_STATE_FILE.read_text())
     assert len(state["outbox"]["webhook"]) == 1  # kept for the next minute
-    assert state["sends"] == {"error|webhook": 1}
+    assert state["sends"] == {"error": {"webhook": 1}}
 
 
 def test_retries_are_bounded(tmp_path, store):
@@ -224,7 +224,7 @@ def test_retries_are_bounded(tmp_path, store):
         run_alerts(cfg, store, NOW + 60 * i)
     state = json.loads((tmp_path / "alerts.json").read_text())
     assert state["outbox"]["webhook"] == []
-    assert state["sends"]["error|webhook"] == 5
+    assert state["sends"]["error"]["webhook"] == 5
 
 
 def test_test_alert_command_reports_each_channel(liq_settings, services):

@@ -85,7 +85,7 @@ def test_last_run_file_is_replaced_atomically_and_readable(tmp_path):
         "error": "HTTP 500",
         "error_class": "http-status",
         "last_success": 1795629460,
-        "counts": {"ok|panic-api": 1, "error|panic-api": 1},
+        "counts": {"ok": {"panic-api": 1}, "error": {"panic-api": 1}},
     }
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     assert sorted(p.name for p in path.parent.iterdir()) == ["last_run.json", "last_run.json.lock"]  # no temp left

@@ -11,9 +11,8 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.response import Response
 
 from .. import series
 from ..records import to_line
@@ -22,7 +21,7 @@ from .base import ERRORS, SeriesAPIView, window
 
 
 class _FirstRenderer(BaseContentNegotiation):
-    """Exports have one format, whatever the client's Accept header says."""
+    """No negotiation: an export streams its one format, and its errors are JSON."""
 
     def select_parser(self, request: Request, parsers: list[Any]) -> Any:
         return parsers[0] if parsers else None
@@ -31,31 +30,14 @@ class _FirstRenderer(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class CSVRenderer(BaseRenderer):
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return b""  # exports stream their own body; errors are rendered as JSON
-
-
-class JSONLRenderer(CSVRenderer):
-    media_type = "application/x-ndjson"
-    format = "jsonl"
-
-
 class ExportView(SeriesAPIView):
-    content_negotiation_class = _FirstRenderer
-    filename_ext = ""
+    """A plain streaming answer in the export's own format; the only renderer is JSON, for errors (a 400
+    naming the parameter, a 429), whatever the client's Accept header says."""
 
-    def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
-        if isinstance(response, Response):  # an error: say it in JSON
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _FirstRenderer
+    media_type = ""
+    filename_ext = ""
 
     def get(self, request: Request) -> HttpResponseBase:
         p = window(request)
@@ -64,9 +46,7 @@ class ExportView(SeriesAPIView):
         records = series.select(self.store, p.get("start_time"), p.get("end_time"), p["limit"], p["interval"])
         first = records[0]["timestamp"] if records else 0
         last = records[-1]["timestamp"] if records else 0
-        response = StreamingHttpResponse(
-            self.stream(records), content_type=f"{self.renderer_classes[0].media_type}; charset=utf-8"
-        )
+        response = StreamingHttpResponse(self.stream(records), content_type=f"{self.media_type}; charset=utf-8")
         response.headers["Content-Disposition"] = (
             f'attachment; filename="liquidation_1h_{first}_{last}.{self.filename_ext}"'
         )
@@ -77,7 +57,7 @@ class ExportView(SeriesAPIView):
 
 
 class ExportCSVView(ExportView):
-    renderer_classes = [CSVRenderer, JSONRenderer]
+    media_type = "text/csv"
     filename_ext = "csv"
 
     @extend_schema(
@@ -111,7 +91,7 @@ class ExportCSVView(ExportView):
 
 
 class ExportJSONLView(ExportView):
-    renderer_classes = [JSONLRenderer, JSONRenderer]
+    media_type = "application/x-ndjson"
     filename_ext = "jsonl"
 
     @extend_schema(

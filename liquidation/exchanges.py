@@ -32,7 +32,7 @@ from . import venues as registry
 from .eventstore import EventStore
 from .guards import MAX_ORDER_USD, Suspect, implausible_skips
 from .http import Deadline, HttpPolicy, public_error
-from .sharedfiles import read_json_object, write_json_atomic
+from .sharedfiles import read_json_object, read_stream_status, write_json_atomic
 from .sources import Reading, SourceError
 from .summary import DAY_MS, Gathered, aggregate, summarize
 
@@ -93,20 +93,24 @@ class ExchangesSource:
                 g.missing[venue.name] = public_error(e)
                 logger.warning("exchanges: %s liquidations missing this minute: %s", venue.name, e)
 
-        streams = read_json_object(self.events_dir / "status.json")
-        listened = streams.get("venues") if isinstance(streams.get("venues"), dict) else {}
-        fresh = now - (streams.get("updated") or 0) <= STATUS_MAX_AGE
+        streams = read_stream_status(self.events_dir / "status.json")
+        listened = streams["venues"]
+        fresh = now - streams["updated"] <= STATUS_MAX_AGE
         streamed = [v.name for v in self.venues if v.streamed]
         grew, state["implausible"] = implausible_skips(
             {n: i for n, i in listened.items() if n in streamed}, state.get("implausible") or {}
         )
         g.suspect.update(grew)
         for name in streamed:
-            info = listened.get(name) if isinstance(listened.get(name), dict) else {}
-            if fresh and info.get("connected") and info.get("connected_since"):
-                g.live[name] = int(info["connected_since"])
+            info = listened.get(name)
+            if fresh and info and info["connected"] and info["connected_since"]:
+                g.live[name] = info["connected_since"]
             else:
-                why = "listener not running" if not fresh else public_error(info.get("last_error") or "not connected")
+                why = (
+                    "listener not running"
+                    if not fresh
+                    else public_error((info or {}).get("last_error") or "not connected")
+                )
                 g.missing[name] = why
 
         if not g.live:

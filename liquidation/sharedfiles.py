@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .durable import fsync_dir
 from .records import loads_strict
@@ -78,3 +78,44 @@ def counted(counts: Any) -> list[tuple[str, str, float]]:
 
 def _is_count(n: Any) -> bool:
     return isinstance(n, (int, float)) and not isinstance(n, bool) and n == n and abs(n) != float("inf")
+
+
+# -- typed views of the files, one per owner ---------------------------------------------------------
+
+
+class VenueStream(TypedDict):
+    """One venue in the listener's ``status.json`` (written by ``streams.Listener``)."""
+
+    connected: bool
+    connected_since: int | None
+    events_stored: int
+    reconnects: int
+    skipped: dict[str, int]
+    last_error: str | None
+
+
+class StreamStatus(TypedDict):
+    updated: float
+    venues: dict[str, VenueStream]
+
+
+def read_stream_status(path: str | os.PathLike[str]) -> StreamStatus:
+    """The listener's ``status.json`` with every field of the right type (missing or malformed: empty)."""
+    raw = read_json_object(path)
+    venues: dict[str, VenueStream] = {}
+    for name, info in (raw.get("venues") or {}).items() if isinstance(raw.get("venues"), dict) else ():
+        if not isinstance(info, dict):
+            continue
+        since = info.get("connected_since")
+        venues[str(name)] = VenueStream(
+            connected=info.get("connected") is True,
+            connected_since=int(since) if _is_count(since) else None,
+            events_stored=int(info["events_stored"]) if _is_count(info.get("events_stored")) else 0,
+            reconnects=int(info["reconnects"]) if _is_count(info.get("reconnects")) else 0,
+            skipped={str(k): int(v) for k, v in (info.get("skipped") or {}).items() if _is_count(v)}
+            if isinstance(info.get("skipped"), dict)
+            else {},
+            last_error=str(info["last_error"]) if info.get("last_error") is not None else None,
+        )
+    updated = raw.get("updated")
+    return StreamStatus(updated=float(updated) if _is_count(updated) else 0.0, venues=venues)

@@ -30,7 +30,8 @@ def fakes(liq_settings, upstream, fixture_path):
     stats = [
         {"time": bucket - 300, "long_liq_usd": 0, "short_liq_usd": 0},
         {"time": bucket, "long_liq_usd": 60, "short_liq_usd": 0},  # 10 × 0.0001 × 60,000 USD
-        {"time": bucket + 300, "long_liq_usd": 999, "short_liq_usd": 0},  # still filling: not compared
+        # still filling: its liquidations are not compared; its open interest is (tickers: 32,323,904 × 0.0001 × 6,534)
+        {"time": bucket + 300, "long_liq_usd": 999, "short_liq_usd": 0, "open_interest_usd": 32323904 * 0.0001 * 6534},
     ]
     upstream.route("/api/v4/futures/usdt/contract_stats", Reply(200, json.dumps(stats).encode()))
     upstream.route("/api/v4/futures/usdt/contracts", Reply.file(f("upstream/gate/contracts.json")))
@@ -75,7 +76,9 @@ def test_json_form_reports_every_venue_and_nothing_else_on_stdout(fakes, tmp_pat
     assert binance["events"] == 1 and binance["largest"]["usd"] == pytest.approx(50000)
     assert binance["top"][0]["symbol"] == "BTCUSDT" and binance["top"][0]["price"] > 0
     assert by["gate"]["events"] == 1 and by["gate"]["largest"]["usd"] == pytest.approx(60)
-    assert any("ratio 1.00" in note for note in by["gate"]["notes"])  # liq_orders vs contract_stats
+    notes = by["gate"]["notes"]
+    assert any("liq_orders" in note and "ratio 1.00" in note for note in notes)  # vs contract_stats
+    assert any("open interest tickers" in note and "ratio 1.00" in note for note in notes)  # two endpoints
     assert by["bitget"]["notes"] == ["BTCUSDT amount 0.5 × price 80000 = 40,000.00 USD"]
     assert by["hyperliquid"]["oi_usd"] > 0
     shares = body["open_interest_shares"]

@@ -183,9 +183,24 @@ class Gate(Venue):
                 for e in events
                 if e["symbol"] == CROSS_CHECK_CONTRACT and start <= e["ts_ms"] < start + 300_000
             )
+        lines = []
         if stats <= 0 and orders <= 0:
-            return [f"{CROSS_CHECK_CONTRACT}: no liquidations in the last buckets to compare"]
-        ratio = "∞" if stats <= 0 else f"{orders / stats:.2f}"
-        return [
-            f"{CROSS_CHECK_CONTRACT} liq_orders {orders:,.2f} USD vs contract_stats {stats:,.2f} USD: ratio {ratio}"
-        ]
+            lines.append(f"{CROSS_CHECK_CONTRACT}: no liquidations in the last buckets to compare")
+        else:
+            ratio = "∞" if stats <= 0 else f"{orders / stats:.2f}"
+            lines.append(
+                f"{CROSS_CHECK_CONTRACT} liq_orders {orders:,.2f} USD vs contract_stats {stats:,.2f} USD: ratio {ratio}"
+            )
+        # Open interest from two endpoints: tickers' total_size × multiplier × mark against contract_stats'
+        # open_interest_usd of the newest bucket.
+        try:
+            stats_oi = num(body[-1].get("open_interest_usd"), "open_interest_usd") if body else 0.0
+            tickers_oi = self.open_interest_by_symbol(session, policy, deadline).get(CROSS_CHECK_CONTRACT)
+        except (VenueError, AttributeError, TypeError) as e:
+            return [*lines, f"{CROSS_CHECK_CONTRACT} open interest cross-check not possible: {e}"]
+        if tickers_oi is not None and stats_oi > 0:
+            lines.append(
+                f"{CROSS_CHECK_CONTRACT} open interest tickers {tickers_oi.usd:,.0f} USD vs contract_stats "
+                f"{stats_oi:,.0f} USD: ratio {tickers_oi.usd / stats_oi:.2f}"
+            )
+        return lines

@@ -5,6 +5,7 @@ with every USD value worked out by hand here. Each case is one of the data error
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from liquidation.exchanges import aggregate
 from liquidation.venues.binance import BinanceContract, binance_oi_symbols, parse_binance, parse_binance_contracts
 from liquidation.venues.bitget import Bitget
 from liquidation.venues.gate import Gate
+from tests.upstream_server import Reply
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 
@@ -171,3 +173,80 @@ def test_bitget_amount_is_in_the_base_coin():
     ]
     assert [e["side"] for e in got] == ["short", "long", "long"]
     assert got[2]["qty"] == 1.2128
+
+
+def test_binance_frames_of_2023_without_st_read_through_the_contract_list():
+    (frame,) = frames("binance/forceOrder-live-2023-09-26-no-ps-st.json")
+    assert parse_binance(frame, now_ms=at(frame)).skipped == {"unknown_contract": 1}
+    contracts = parse_binance_contracts(real("binance/fapi-exchangeInfo-2021-07-21-TRIMMED.json"), None)
+    (event,) = parse_binance(frame, now_ms=at(frame), contracts=contracts).events
+    assert (event["side"], round(event["usd"], 4)) == ("long", round(0.115 * 26245.10, 4))
+
+
+# -- Bybit, OKX, Hyperliquid ----------------------------------------------------------------------------
+
+
+def test_bybit_live_frames_buy_is_a_long_at_v_times_p():
+    from liquidation.venues.bybit import parse_bybit
+
+    got = []
+    for frame in frames("bybit/allLiquidation-linear-live-frames.json"):
+        ts = json.loads(frame)["data"][0]["T"]
+        got += [
+            (e["symbol"], e["side"], round(e["usd"], 6))
+            for e in parse_bybit(frame, inverse=False, now_ms=ts + 1000).events
+        ]
+    assert got == [
+        ("ICPUSDT", "long", round(19.7 * 2.585, 6)),
+        ("MARSCOINUSDT", "short", round(2380 * 0.12734, 6)),
+        ("STRKUSDT", "long", round(2084.9 * 0.05165, 6)),
+        ("BTCUSDT", "long", round(0.006 * 82396.90, 6)),
+        ("BTCUSDT", "long", round(0.038 * 82394.30, 6)),
+    ]
+
+
+def test_okx_live_frames_take_the_side_from_pos_side_and_size_times_contract_value():
+    from liquidation.venues.okx import Contract, parse_okx
+
+    contracts = {"BTC-USDT-SWAP": Contract(0.01, "BTC", False)}  # OKX: one BTC-USDT-SWAP contract is 0.01 BTC
+    got, skipped = [], Counter()
+    for frame in frames("okx/ws-liquidation-orders-SWAP-live-frames.json"):
+        ts = int(json.loads(frame)["data"][0]["details"][0]["ts"])
+        parsed = parse_okx(frame, contracts, now_ms=ts + 1000)
+        got += parsed.events
+        skipped.update(parsed.skipped)
+    assert [(e["symbol"], e["side"], round(e["usd"], 4)) for e in got] == [
+        ("BTC-USDT-SWAP", "long", round(8.55 * 0.01 * 82655.7, 4))
+    ]
+    assert skipped["no_contract"] == 5  # contracts whose value is not known are never guessed
+
+
+def test_hyperliquid_open_interest_is_coins_times_mark(upstream):
+    from liquidation.http import Deadline, HttpPolicy, make_session
+    from liquidation.venues.hyperliquid import Hyperliquid
+
+    upstream.route(
+        "/info", Reply(200, (REAL / "hyperliquid/metaAndAssetCtxs-2026-09-ai-rates-TRIMMED.json").read_bytes())
+    )
+    venue = Hyperliquid({"rest": upstream.url("")})
+    policy = HttpPolicy(retries=0, deadline=5)
+    session = make_session(policy)
+    got = venue.open_interest_by_symbol(session, policy, Deadline(5))
+    session.close()
+    assert got["BTC"].usd == pytest.approx(35818.6831799999 * 77748.0)
+    assert got["ETH"].usd == pytest.approx(1025206.9310000007 * 2573.22)
+    assert got["MATIC"].usd == 0.0  # delisted
+
+
+def test_okx_open_interest_rows_without_oi_usd_are_refused_not_counted_as_contracts(upstream):
+    from liquidation.http import Deadline, HttpPolicy, make_session
+    from liquidation.venues.base import VenueError
+    from liquidation.venues.okx import Okx
+
+    swap = real("okx/open-interest-2024-06-01-fastmoon.json")[0]  # an older answer: oi and oiCcy, no oiUsd
+    upstream.route("/api/v5/public/open-interest", Reply(200, json.dumps(swap).encode()))
+    policy = HttpPolicy(retries=0, deadline=5)
+    session = make_session(policy)
+    with pytest.raises(VenueError, match="oiUsd"):
+        Okx({"rest": upstream.url("")}).open_interest_by_symbol(session, policy, Deadline(5))
+    session.close()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import event_key, plausible
+from .events import plausible
 from .guards import hour_sums, oi_changes
 
 WAN, YI = 1e4, 1e8
@@ -90,7 +90,7 @@ def summarize(events: Iterable[dict[str, Any]], g: Gathered) -> tuple[dict[str, 
 
 
 def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[str, float]]:
-    """USD sums per venue of the trailing hour and day, by side, each event counted once."""
+    """USD sums per venue of the trailing hour and day, by side, of the events as stored (once each)."""
     sums: dict[str, dict[str, float]] = defaultdict(
         lambda: {
             "hour_1": 0.0,
@@ -101,14 +101,11 @@ def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[s
             "hour_24_short": 0.0,
         }
     )
-    seen = set()
-    for event in events:
-        key = event_key(event)
-        if key in seen or not (now_ms - DAY_MS < event["ts_ms"] <= now_ms) or not plausible(event.get("usd")):
+    for event in events:  # each stored once: de-duplication is the event store's job (its natural key)
+        if not (now_ms - DAY_MS < event["ts_ms"] <= now_ms) or not plausible(event.get("usd")):
             continue  # an implausible order stored by an older version is never summed either
         if event.get("tradfi"):
             continue  # stocks and metals: stored, marked, not the crypto market's total
-        seen.add(key)
         venue = sums[event["exchange"]]
         usd = float(event["usd"])
         side = event["side"]

@@ -278,10 +278,13 @@ def test_binance_open_interest_fetches_every_symbol_first_then_rotates(tmp_path,
     assert cache["BTCUSDT"]["oi"] == 10659.509
 
 
-def test_aggregate_counts_each_event_once_and_only_in_its_window():
+def test_the_event_store_keeps_each_event_once_and_aggregate_counts_only_its_window(tmp_path):
+    twice = {"exchange": "x", "symbol": "A", "ts_ms": NOW_MS - 10, "side": "long", "qty": 1, "price": 1, "usd": 5.0}
+    EventStore(tmp_path).append([twice, dict(twice)])
+    EventStore(tmp_path).append([dict(twice)])  # a later process remembers it too
+    assert len(list(EventStore(tmp_path).read(NOW_MS - 60_000, NOW_MS))) == 1
     events = [
-        {"exchange": "x", "symbol": "A", "ts_ms": NOW_MS - 10, "side": "long", "qty": 1, "price": 1, "usd": 5.0},
-        {"exchange": "x", "symbol": "A", "ts_ms": NOW_MS - 10, "side": "long", "qty": 1, "price": 1, "usd": 5.0},
+        twice,
         {
             "exchange": "x",
             "symbol": "B",

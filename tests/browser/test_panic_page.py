@@ -432,6 +432,7 @@ def test_exchange_split_and_coverage_are_shown(make_page, site):
         "since": {},
         "hour_1_complete": False,
         "hour_24_complete": False,
+        "suspect": {"gate": "BTC_USDT open interest 300,000,000,000 USD is over 200,000,000,000"},
     }
     split = {
         "binance": {"hour_1": 200.5, "hour_24": 900},
@@ -443,11 +444,12 @@ def test_exchange_split_and_coverage_are_shown(make_page, site):
     page.goto(site.url + "/panic")
     wait_ready(page)
     note = page.inner_text("#lower-bound-note")
-    assert "当前计入：binance, okx。" in note
-    assert "当前未计入：bybit。" in note
+    assert "当前计入：Binance, OKX。" in note  # venues by their proper names
+    assert "当前未计入：Bybit。" in note
+    assert "数值异常、已剔除：Gate。" in note  # a venue the plausibility guards left out
     assert "过去一小时数据完整：否。" in note
     box = page.locator("#liq-chart").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     page.wait_for_function("document.getElementById('liq-readout').textContent.length > 0")
-    assert "各交易所: binance $200.50万 · okx $99.50万" in page.inner_text("#liq-readout")
+    assert "各交易所: Binance $200.50万 · OKX $99.50万" in page.inner_text("#liq-readout")
     screenshot(page, "desktop-zh-coverage")

@@ -319,7 +319,6 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
     """The listener fills the event store from a local Binance websocket; the collector turns it into
     the minute's record with the REST venues; the API serves it."""
     import asyncio
-    import threading
 
     from django.core.management import call_command
     from rest_framework.test import APIClient
@@ -327,7 +326,7 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
     from liquidation.streams import Listener
     from liquidation.venues.binance import Binance
     from tests.test_streams import BINANCE_PATH, binance_frame
-    from tests.ws_server import WsServer
+    from tests.ws_server import WsServer, listen_in_thread
 
     events_dir = tmp_path / "events"
     ws = WsServer().start()
@@ -344,19 +343,7 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
         events_dir / "status.json",
         status_interval=0.2,
     )
-    stop = threading.Event()
-
-    def run():
-        async def main():
-            done = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            loop.run_in_executor(None, stop.wait).add_done_callback(lambda _: loop.call_soon_threadsafe(done.set))
-            await listener.run(done)
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    halt = listen_in_thread(listener)
     try:
         import time as _time
 
@@ -378,8 +365,7 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
         (events_dir / "status.json").write_text(json.dumps(status))
         call_command("collect_liquidation", verbosity=0)
     finally:
-        stop.set()
-        thread.join(20)
+        halt()
         ws.stop()
     latest = APIClient(HTTP_ACCEPT="application/json").get("/api/liquidation-1h/latest").json()
     assert latest["source"] == "exchanges"

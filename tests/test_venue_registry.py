@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from liquidation.http import Deadline, HttpPolicy, make_session
 from liquidation.streams import Listener
 from liquidation.venues.base import ConnSpec, Venue
 from tests.conftest import PROJECT
-from tests.ws_server import WsServer
+from tests.ws_server import WsServer, listen_in_thread
 
 
 def parse_toy(frame: str | bytes) -> Parsed:
@@ -66,19 +65,7 @@ def test_a_toy_venue_is_listened_to_summed_shown_and_named_with_no_other_change(
     ws.route("/liq", play)
     (listened,) = registry.build(["toy"], urls={"EXCHANGE_TOY_WS_URL": ws.url()})
     listener = Listener(EventStore(events_dir), [listened], events_dir / "status.json", status_interval=0.2)
-    stop = threading.Event()
-
-    def run() -> None:
-        async def main() -> None:
-            done = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            loop.run_in_executor(None, stop.wait).add_done_callback(lambda _: loop.call_soon_threadsafe(done.set))
-            await listener.run(done)
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    halt = listen_in_thread(listener)
     try:
         end = time.monotonic() + 10
         status_file = events_dir / "status.json"
@@ -93,8 +80,7 @@ def test_a_toy_venue_is_listened_to_summed_shown_and_named_with_no_other_change(
         reading = source.fetch(session, HttpPolicy(), deadline)
         session.close()
     finally:
-        stop.set()
-        thread.join(20)
+        halt()
         ws.stop()
     assert reading.extra["by_exchange"]["toy"] == {
         "hour_1": 10.0,  # 100,000 USD in 万

@@ -87,3 +87,27 @@ async def replies(ws: ServerConnection, server: WsServer, path: str, answer: Cal
         reply = answer(message if isinstance(message, str) else message.decode())
         if reply is not None:
             await ws.send(reply)
+
+
+def listen_in_thread(listener: Any) -> Callable[[], None]:
+    """Run ``listener`` (a ``streams.Listener``) in a thread with its own event loop; return ``stop()``,
+    which ends it and waits for the thread."""
+    stop = threading.Event()
+
+    def run() -> None:
+        async def main() -> None:
+            done = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(None, stop.wait).add_done_callback(lambda _: loop.call_soon_threadsafe(done.set))
+            await listener.run(done)
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(20)
+
+    return halt

@@ -250,3 +250,41 @@ def test_okx_open_interest_rows_without_oi_usd_are_refused_not_counted_as_contra
     with pytest.raises(VenueError, match="oiUsd"):
         Okx({"rest": upstream.url("")}).open_interest_by_symbol(session, policy, Deadline(5))
     session.close()
+
+
+def test_binance_open_interest_leaves_out_tradfi_and_counts_quarterlies_on_the_real_mark_list(upstream, tmp_path):
+    from liquidation.http import Deadline, HttpPolicy, make_session
+    from liquidation.venues.binance import Binance
+
+    marks = (REAL / "binance/premiumIndex-tradfi-and-quarterly-2026-09-ai-rates.json").read_bytes()
+    tradfi = ("CATUSDT", "XAUUSDT", "TSLAUSDT", "SPYUSDT", "OPENAIUSDT")  # TRADIFI_PERPETUAL in its exchangeInfo
+    crypto = {"1000CATUSDT": "PERPETUAL", "BBUSDT": "PERPETUAL", "PAXGUSDT": "PERPETUAL", "BTCDOMUSDT": "PERPETUAL"}
+    crypto["BTCUSDT_260925"] = "CURRENT_QUARTER"
+    info = {
+        "symbols": [
+            *({"symbol": s, "marginAsset": "USDT", "contractType": "TRADIFI_PERPETUAL"} for s in tradfi),
+            *({"symbol": s, "marginAsset": "USDT", "contractType": t} for s, t in crypto.items()),
+        ]
+    }
+    upstream.route("/fapi/v1/exchangeInfo", Reply(200, json.dumps(info).encode()))
+    upstream.route("/fapi/v1/premiumIndex", Reply(200, marks))
+    upstream.route_fn(
+        "/fapi/v1/openInterest",
+        lambda q, b: Reply(200, json.dumps({"openInterest": "2", "symbol": q["symbol"][0]}).encode()),
+    )
+    policy = HttpPolicy(retries=0, deadline=10)
+    session = make_session(policy)
+    got = Binance({"rest": upstream.url("")}, state_dir=tmp_path).open_interest_by_symbol(session, policy, Deadline(10))
+    session.close()
+    assert set(got) == set(crypto)
+    assert got["BTCUSDT_260925"].usd == pytest.approx(2 * 77503.73548726)  # a quarterly, in BTC
+
+
+def test_binance_shaped_frames_from_other_hosts_are_read_only_through_a_contract_list():
+    """binancefuture (disputed: testnet or production) and Aster (a clone): no ``st``, so the contract
+    list decides; ``z × ap`` even when the last fill ``l`` is smaller."""
+    got = frames("binance/forceOrder-2026-09-18-binancefuture-host-and-aster.json")
+    usdm = {"COTIUSDT": BinanceContract(coin_margined=False), "PAIRUSDT": BinanceContract(coin_margined=False)}
+    usd = [parse_binance(f, now_ms=at(f), contracts=usdm).events[0]["usd"] for f in got]
+    assert usd == [pytest.approx(288183 * 0.0219120), pytest.approx(28448 * 0.0044461)]
+    assert [parse_binance(f, now_ms=at(f)).skipped for f in got] == [{"unknown_contract": 1}] * 2

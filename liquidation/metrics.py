@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .sharedfiles import counted, read_json_object
+from .sharedfiles import counted, read_json_object, read_last_run
 from .store import JsonlStore
 
 _LINE_COUNTS: dict[tuple[Any, ...], int] = {}
@@ -76,16 +76,16 @@ class LiqsiteCollector(Collector):
         self.source_url = source_url  # already redacted; given only when /metrics is behind its token
 
     def collect(self) -> Iterator[Any]:
-        last_run = _read(self.last_run_file)
+        last_run = read_last_run(self.last_run_file)
         runs = CounterMetricFamily(
             "liqsite_collections", "Collections by outcome and source", labels=["outcome", "source"]
         )
-        for outcome, source, n in _counts(last_run.get("counts")):
+        for outcome, source, n in last_run["counts"] if last_run else ():
             runs.add_metric([outcome, source], n)
         yield runs
         success = GaugeMetricFamily("liqsite_last_success_timestamp_seconds", "Unix time of the last good collection")
-        if _num(last_run.get("last_success")):
-            success.add_metric([], _num(last_run["last_success"]))
+        if last_run and last_run["last_success"]:
+            success.add_metric([], float(last_run["last_success"]))
         yield success
         if self.source_url:
             info = GaugeMetricFamily("liqsite_source_info", "The configured upstream (URL redacted)", labels=["url"])

@@ -119,3 +119,42 @@ def read_stream_status(path: str | os.PathLike[str]) -> StreamStatus:
         )
     updated = raw.get("updated")
     return StreamStatus(updated=float(updated) if _is_count(updated) else 0.0, venues=venues)
+
+
+class LastRun(TypedDict):
+    """The collector's ``last_run.json`` (written by ``collector.write_last_run``). ``detail`` is the
+    operator's sentence (the success summary or the error); ``error_class`` the public word."""
+
+    time: int | None
+    datetime: str | None
+    outcome: str | None
+    source: str | None
+    detail: str | None
+    error_class: str | None
+    last_success: int | None
+    counts: list[tuple[str, str, float]]
+
+
+def read_last_run(path: str | os.PathLike[str]) -> LastRun | None:
+    """``last_run.json`` with every field of the right type, or None when there is none."""
+    raw = read_json_object(path)
+    if not raw:
+        return None
+
+    def text(key: str) -> str | None:
+        return str(raw[key]) if isinstance(raw.get(key), str) else None
+
+    def whole(key: str) -> int | None:
+        value = raw.get(key)
+        return int(value) if _is_count(value) else None
+
+    return LastRun(
+        time=whole("time"),
+        datetime=text("datetime"),
+        outcome=text("outcome"),
+        source=text("source"),
+        detail=text("error") or text("detail"),
+        error_class=text("error_class"),
+        last_success=whole("last_success"),
+        counts=counted(raw.get("counts")),
+    )

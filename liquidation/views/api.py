@@ -26,6 +26,7 @@ from ..serializers import (
     StatsResponseSerializer,
     WindowQuerySerializer,
 )
+from ..sharedfiles import read_last_run
 from ..store import FUTURE_SLACK
 from .base import (
     ERRORS,
@@ -145,7 +146,7 @@ class CollectorStatusView(InlineStylesCSP, APIView):
         return no_cache(
             Response(
                 {
-                    "last_run": public_last_run(read_json(settings.LIQUIDATION_LAST_RUN_FILE)),
+                    "last_run": public_last_run(read_last_run(settings.LIQUIDATION_LAST_RUN_FILE)),
                     "streams": public_streams(read_json(settings.LIQUIDATION_EVENTS_DIR / "status.json")),
                 }
             )

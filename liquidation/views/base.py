@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from ..conf import get_store
 from ..http import public_error
 from ..serializers import VALIDATION_ERROR_SCHEMA, DetailSerializer, WindowQuerySerializer, window_span
+from ..sharedfiles import LastRun
 
 #: The browsable API and Swagger UI carry their own inline styles; no inline script is allowed.
 API_CSP_UPDATE = {"style-src": ["'unsafe-inline'"]}
@@ -143,16 +144,16 @@ def window(request: Request) -> dict[str, Any]:
     return q.validated_data
 
 
-def public_last_run(data: Any) -> dict[str, Any] | None:
+def public_last_run(run: LastRun | None) -> dict[str, Any] | None:
     """What a public answer may show of ``last_run.json``: when, the outcome, the source's name and
     the error's class; never the operator's detail (it names URLs and commands)."""
-    if not isinstance(data, dict):
+    if run is None:
         return None
-    out = {k: data.get(k) for k in ("time", "datetime", "outcome", "source", "last_success")}
-    error_class = data.get("error_class")
-    if error_class is None and data.get("outcome") in ("error", "unconfigured"):
-        error_class = "unconfigured" if data.get("outcome") == "unconfigured" else "error"
-    out["error_class"] = public_error(str(error_class)) if error_class is not None else None
+    out: dict[str, Any] = {k: run[k] for k in ("time", "datetime", "outcome", "source", "last_success")}  # type: ignore[literal-required]
+    error_class = run["error_class"]
+    if error_class is None and run["outcome"] in ("error", "unconfigured"):
+        error_class = run["outcome"]
+    out["error_class"] = public_error(error_class) if error_class is not None else None
     return out
 
 

@@ -17,8 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from ..conf import get_store, source_url
 from ..http import redact_url
 from ..metrics import LiqsiteCollector
+from ..sharedfiles import read_last_run
 from ..store import FUTURE_SLACK
-from .api import read_json
 from .base import public_last_run
 
 
@@ -77,7 +77,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             body.update(status="stale", reason=f"newest record is {age} s old (more than {stale_after} s)")
         else:
             body["status"] = "ok"
-    body["last_run"] = public_last_run(read_json(settings.LIQUIDATION_LAST_RUN_FILE))
+    body["last_run"] = public_last_run(read_last_run(settings.LIQUIDATION_LAST_RUN_FILE))
     response = JsonResponse(body, status=200 if body["status"] == "ok" else 503)
     patch_cache_control(response, no_store=True)
     return response

@@ -144,6 +144,11 @@ class RecordSerializer(serializers.Serializer):
     by_exchange = serializers.DictField(child=ExchangeFiguresSerializer(), required=False)
     coverage = serializers.DictField(required=False, help_text="Which venues a keyless total covers")
     lower_bound = serializers.BooleanField(required=False, help_text="True when the total is a floor")
+    prices = serializers.DictField(
+        child=serializers.FloatField(),
+        required=False,
+        help_text="Keyless source: mark prices of BTC and ETH in USD, the median of the venues' main contracts",
+    )
     max_hour_1_amount = serializers.FloatField(required=False, help_text="With interval > 1m: the bucket's peak")
 
 

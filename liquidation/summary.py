@@ -10,11 +10,13 @@ Django-free.
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .coins import coin_of
 from .events import plausible
 from .guards import hour_sums, oi_changes
 
@@ -37,6 +39,7 @@ class Gathered:
     previous_oi: Mapping[str, Any] = field(default_factory=dict)
     suspect: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    marks: dict[str, dict[str, float]] = field(default_factory=dict)  # venue → symbol → mark price
 
 
 def summarize(events: Iterable[dict[str, Any]], g: Gathered) -> tuple[dict[str, float], dict[str, Any]]:
@@ -86,7 +89,31 @@ def summarize(events: Iterable[dict[str, Any]], g: Gathered) -> tuple[dict[str, 
         "skipped": g.skipped,
         "suspect": suspect,
     }
-    return values, {"by_exchange": by_exchange, "coverage": coverage, "lower_bound": True}
+    extra: dict[str, Any] = {"by_exchange": by_exchange, "coverage": coverage, "lower_bound": True}
+    marks = prices({v: m for v, m in g.marks.items() if v not in suspect}, {v: oi for v, oi in oi_usd.items()})
+    if marks:
+        extra["prices"] = marks
+    return values, extra
+
+
+PRICED_COINS = ("BTC", "ETH")
+
+
+def prices(marks: Mapping[str, Mapping[str, float]], oi_usd: Mapping[str, float]) -> dict[str, float]:
+    """The mark prices of BTC and ETH: per venue, the price of the coin's main contract (USDT-quoted first,
+    then the shortest symbol: ``BTCUSDT`` before ``BTCUSDT_260925`` and ``BTCPERP``), then the median across
+    venues, so one venue's odd quote cannot move it."""
+    out = {}
+    for coin in PRICED_COINS:
+        quotes = []
+        for venue, symbols in marks.items():
+            listed = [s for s in symbols if coin_of(s) == coin and symbols[s] > 0]
+            candidates = sorted(listed, key=lambda s: ("USDT" not in s.upper(), len(s), s))
+            if venue in oi_usd and candidates:
+                quotes.append(symbols[candidates[0]])
+        if quotes:
+            out[coin] = round(statistics.median(quotes), 2)
+    return out
 
 
 def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[str, float]]:

@@ -167,6 +167,8 @@ def test_the_record_sums_every_venue_and_side(tmp_path, venues):
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
     reading = collect(ExchangesSource(tmp_path, urls=venues, pace=0))
     v = reading.values
+    # BTC's mark: the median of Binance's BTCUSDT (11,793.63…) and Gate's BTC_USDT (6,534) marks
+    assert reading.extra["prices"]["BTC"] == round((11793.63104562 + 6534) / 2, 2)
     hour_1 = 205.44 + 24783.15 + 10000 + 2000
     hour_24 = hour_1 + 8000 + 5900.24 + 5000
     assert v["hour_1_amount"] == round(hour_1 / 1e4, 2)

@@ -18,7 +18,7 @@ from liquidation.eventstore import EventStore
 from liquidation.exchanges import ExchangesSource
 from liquidation.http import Deadline, HttpPolicy, make_session
 from liquidation.streams import Listener
-from liquidation.venues.base import ConnSpec, Venue
+from liquidation.venues.base import ConnSpec, OpenInterest, Venue
 from tests.conftest import PROJECT
 from tests.ws_server import WsServer, listen_in_thread
 
@@ -43,8 +43,8 @@ class Toy(Venue):
     def plan(self) -> list[ConnSpec]:
         return [ConnSpec("toy", f"{self.url('ws')}/liq", [], parse_toy)]
 
-    def open_interest(self, session, policy, deadline) -> float:
-        return 5e9
+    def open_interest_by_symbol(self, session, policy, deadline) -> dict[str, OpenInterest]:
+        return {"TOYUSDT": OpenInterest(5e9, 50_000.0)}
 
 
 @pytest.fixture

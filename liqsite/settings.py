@@ -1,11 +1,12 @@
 """Settings for liqsite: the only module that reads the environment.
 
 Every value comes from an environment variable (listed with its default in README.md and
-.env.example), read through the small typed helpers below, which raise ImproperlyConfigured with
-the variable's name when a value is malformed. A ``.env`` file at the project root (or the file
-named by ``LIQSITE_ENV_FILE``) is loaded first without overriding the real environment, so the
-shell, cron and systemd all see one configuration. Defaults are safe: DEBUG off, local hosts only,
-a generated secret key kept in ``data/.secret_key``.
+.env.example), read through the small typed helpers of ``liqsite/env.py`` (given ``os.environ`` here
+and nowhere else), which raise ImproperlyConfigured with the variable's name when a value is
+malformed. A ``.env`` file at the project root (or the file named by ``LIQSITE_ENV_FILE``) is loaded
+first without overriding the real environment, so the shell, cron and systemd all see one
+configuration. Defaults are safe: DEBUG off, local hosts only, a generated secret key kept in
+``data/.secret_key``.
 """
 
 from __future__ import annotations
@@ -20,112 +21,22 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from liqsite.env import Env, secret_key_from_file
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-# -- environment helpers --------------------------------------------------------------------
+# -- environment helpers (liqsite/env.py), given this module's view of the environment -------------
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r}: expected 1/0 (or true/false, yes/no, on/off)")
-
-
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number") from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ImproperlyConfigured(f"{name}={value}: must be between {minimum} and {maximum}")
-    return value
-
-
-def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: expected a number") from None
-    if not value >= minimum or value == float("inf"):
-        raise ImproperlyConfigured(f"{name}={raw!r}: must be a finite number >= {minimum}")
-    return value
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def env_path(name: str, default: Path) -> Path:
-    """A path; a relative one is taken relative to the project root, not the working directory
-    (cron starts commands in the home directory)."""
-    raw = os.environ.get(name, "").strip()
-    path = Path(raw).expanduser() if raw else default
-    return path if path.is_absolute() else BASE_DIR / path
-
-
-def env_urls(pattern: re.Pattern[str]) -> dict[str, str]:
-    """Every variable whose name matches ``pattern``, each an http(s) or ws(s) URL with a host."""
-    out = {}
-    for name, raw in os.environ.items():
-        if not pattern.match(name) or not raw.strip():
-            continue
-        value = raw.strip()
-        scheme, _, rest = value.partition("://")
-        if scheme not in ("http", "https", "ws", "wss") or not rest or rest.startswith("/"):
-            raise ImproperlyConfigured(f"{name}={value!r}: expected an http(s):// or ws(s):// URL with a host")
-        out[name] = value
-    return out
+_env = Env(os.environ, BASE_DIR)
+env_str, env_bool, env_int, env_float = _env.str, _env.bool, _env.int, _env.float
+env_list, env_path, env_urls, env_choice = _env.list, _env.path, _env.urls, _env.choice
 
 
 def _venue_names() -> tuple[str, ...]:
     from liquidation.venues import names  # the registry is the only list of venues
 
     return names()
-
-
-def env_choice(name: str, choices: tuple[str, ...], default: str = "") -> str:
-    value = env_str(name, default)
-    if value and value not in choices:
-        raise ImproperlyConfigured(f"{name}={value!r}: choose one of {', '.join(choices)}")
-    return value
-
-
-def _secret_key_from_file(path: Path) -> str:
-    """Read the key kept in ``path``, creating it (mode 0600) with a random key on first start."""
-    from django.core.management.utils import get_random_secret_key
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="utf-8").strip()
-        if len(key) < 50:
-            raise ImproperlyConfigured(f"{path} holds no usable secret key: delete it to have a new one made") from None
-        return key
-    key = get_random_secret_key()
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(key + "\n")
-    return key
 
 
 ENV_FILE = Path(os.environ["LIQSITE_ENV_FILE"]) if os.environ.get("LIQSITE_ENV_FILE") else BASE_DIR / ".env"
@@ -141,7 +52,7 @@ DATA_DIR = env_path("LIQSITE_DATA_DIR", BASE_DIR / "data")
 LOG_DIR = env_path("LIQSITE_LOG_DIR", BASE_DIR / "logs")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _secret_key_from_file(DATA_DIR / ".secret_key")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or secret_key_from_file(DATA_DIR / ".secret_key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 

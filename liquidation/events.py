@@ -52,8 +52,7 @@ class Parsed:
 def event_key(event: dict[str, Any]) -> tuple[Any, ...]:
     """The natural key of a liquidation: the same order seen twice (reconnect, restart) has the same key.
 
-    Binance (s, T, S, z, ap), Bybit (s, T, S, v, p), OKX (instId, ts, side, sz, bkPx) all map onto
-    these normalized fields.
+    Every venue's own fields (symbol, time, side, size, price) map onto these normalized ones.
     """
     return (event["exchange"], event["symbol"], event["ts_ms"], event["side"], event["qty"], event["price"])
 

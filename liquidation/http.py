@@ -190,7 +190,7 @@ def get_json(
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
 ) -> tuple[int, Any]:
-    """GET ``url`` (POST ``json_body`` when given: read-only query APIs such as Hyperliquid's
+    """GET ``url`` (POST ``json_body`` when given: read-only query APIs such as a venue's
     ``/info``) and return ``(status, parsed JSON)`` for any status the caller may interpret.
 
     2xx, 401, 403 and 429 bodies are parsed and returned (upstreams put their error codes in

@@ -34,7 +34,7 @@ no sum, mean or variance over a window can overflow a float:
   and no more than one day ahead of the writer's clock when written.
 
 A line is at most ``MAX_LINE_BYTES`` long and its JSON at most ``MAX_DEPTH`` levels deep (records
-are flat: ``by_exchange.binance.hour_1`` is three levels), so no line can make a parser recurse
+are flat: ``by_exchange.<venue>.hour_1`` is three levels), so no line can make a parser recurse
 or a reader copy megabytes.
 """
 
@@ -215,7 +215,7 @@ def check_depth(text: str | bytes, limit: int = MAX_DEPTH) -> None:
     it cannot be deeper, and only then is it scanned (a C regex over strings and brackets, no
     recursion), so a hostile ``[[[[…`` is refused before any parser can recurse on it.
     """
-    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    data = text.encode("utf-8", "replace") if isinstance(text, str) else text  # only brackets and quotes count
     if data.count(b"[") + data.count(b"{") <= limit:
         return
     depth = 0

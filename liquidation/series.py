@@ -213,7 +213,7 @@ def stats(records: list[Mapping[str, Any]], hours: int, now: float) -> dict[str,
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """``("by_exchange.binance.hour_1", 12.3)`` pairs for a nested record (lists stay whole)."""
+    """``("by_exchange.<venue>.hour_1", 12.3)`` pairs for a nested record (lists stay whole)."""
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):

@@ -1,11 +1,11 @@
 """The websocket listener behind ``manage.py stream_liquidations``.
 
-One asyncio task per connection (Binance's all-market stream; Bybit's linear and inverse streams,
-split so no connection subscribes more than its documented 21,000 characters of topics; OKX's public
-stream for SWAP and FUTURES), each reconnecting on its own with jittered exponential back-off. A
-connection is also recycled before Binance's 24-hour cut and whenever no data frame (pings and pongs
-do not count) has arrived for ``silence`` seconds: Binance's old path accepts a connection and then
-sends nothing, so silence is a failure, not a quiet market.
+One asyncio task per connection of each streamed venue's ``plan()`` (``liquidation/venues/``), each
+reconnecting on its own with jittered exponential back-off. A connection is also recycled before
+``max_age`` (some venues cut connections after 24 hours) and whenever no data frame has arrived for
+``silence`` seconds on a connection without an application ping (a venue may accept a connection and
+then send nothing, so silence is a failure, not a quiet market); on a connection with a ping, its
+pongs keep it alive.
 
 Events go to an in-memory batch that a flusher writes to the EventStore every ``flush_interval``
 (250 ms): one write and one fsync per batch. A status file (``status.json`` beside the events,
@@ -125,8 +125,8 @@ class Listener:
     # -- venues and connections ---------------------------------------------------------------
 
     async def _supervise(self, venue: Venue, stop: asyncio.Event) -> None:
-        """Plan the venue's connections, run them, and re-plan every ``refresh_interval``: OKX's
-        contract values are updated in place; a changed Bybit symbol list restarts its connections."""
+        """Plan the venue's connections, run them, and re-plan every ``refresh_interval``: metadata a
+        parser reads is updated in place by the venue; a changed list of connections restarts them."""
         status = self.status[venue.exchange]
         attempt = 0
         while not stop.is_set():
@@ -186,8 +186,8 @@ class Listener:
                             except TimeoutError:
                                 continue
                             parsed = spec.parse(frame)
-                            # Binance has no application ping: only data proves its feed alive (its
-                            # old path accepts and then says nothing). Bybit and OKX answer our pings.
+                            # Without an application ping only data proves a feed alive (a venue may
+                            # accept and then say nothing); with one, its answers count too.
                             if not parsed.control or spec.ping_text is not None:
                                 last_data = loop.time()
                             if not parsed.control:

@@ -20,14 +20,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .guards import MAX_ORDER_USD as _GUARD_MAX_ORDER_USD
+from .guards import MAX_ORDER_USD
 from .records import RecordError, loads_strict, parse_number
 
 MAX_FUTURE_MS = 5 * 60 * 1000
-#: The largest plausible single liquidation order, in USD (``guards.MAX_ORDER_USD``). The largest ever
-#: reported were a few hundred million; anything above is a unit error (contracts taken for coins, a
-#: price in cents) or a hostile frame, and is skipped as "implausible", never summed.
-MAX_ORDER_USD = _GUARD_MAX_ORDER_USD
 MAX_AGE_MS = 25 * 3600 * 1000
 
 
@@ -82,7 +78,9 @@ def to_timestamp(value: Any, now_ms: int) -> int:
 
 
 def plausible(usd: Any) -> bool:
-    """A single order's USD notional within (0, MAX_ORDER_USD]; stored events are checked again when summed."""
+    """A single order's USD notional within (0, ``guards.MAX_ORDER_USD``]: above it is a unit error (contracts
+    taken for coins, a price in cents) or a hostile frame, skipped as "implausible" and never summed;
+    stored events are checked again when summed."""
     return isinstance(usd, (int, float)) and not isinstance(usd, bool) and 0 < usd <= MAX_ORDER_USD
 
 

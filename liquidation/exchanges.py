@@ -30,7 +30,7 @@ import requests
 
 from . import venues as registry
 from .eventstore import EventStore
-from .guards import MAX_ORDER_USD, Suspect, implausible_skips, symbol_oi
+from .guards import MAX_ORDER_USD, Suspect, implausible_skips
 from .http import Deadline, HttpPolicy, public_error
 from .sharedfiles import read_json_object, read_stream_status, write_json_atomic
 from .sources import Reading, SourceError
@@ -124,7 +124,7 @@ class ExchangesSource:
         for venue in (v for v in self.venues if v.has_open_interest):
             try:
                 by_symbol = venue.open_interest_by_symbol(session, policy, deadline)
-                g.oi_usd[venue.name] = sum(symbol_oi(venue.name, s, oi.usd) for s, oi in by_symbol.items())
+                g.oi_usd[venue.name] = venue.total_open_interest(by_symbol)
                 g.marks[venue.name] = {s: oi.price for s, oi in by_symbol.items() if oi.price}
             except Suspect as e:
                 g.suspect[venue.name] = str(e)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .redact import redact_text
+
 _CONSOLE_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S%z"
@@ -62,8 +64,6 @@ class RedactSecrets(logging.Filter):
         self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
-        from .http import redact_text  # here, not at import: settings loads this module early
-
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return redact_text(text)

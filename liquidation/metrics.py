@@ -40,9 +40,6 @@ def count_lines(path: Path) -> int:
     return _LINE_COUNTS[key]
 
 
-_read = read_json_object
-
-
 def _num(value: Any) -> float | None:
     """``value`` as a float when it is a plain finite number; None for anything else (the sidecar
     files are written by us, but a hand edit or a half-written older version must not make a 500)."""
@@ -54,11 +51,6 @@ def _num(value: Any) -> float | None:
 
 def _dict(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _counts(value: Any) -> Iterator[tuple[str, str, float]]:
-    """(outcome, name, n) for each well-formed counter (``{outcome: {name: n}}``)."""
-    yield from counted(value)
 
 
 class LiqsiteCollector(Collector):
@@ -113,7 +105,7 @@ class LiqsiteCollector(Collector):
         records.add_metric([], float(count_lines(self.data_file)))
         yield records
 
-        status = _read(self.status_file)
+        status = read_json_object(self.status_file)
         venues = _dict(status.get("venues"))
         updated = _num(status.get("updated")) or 0.0
         fresh = time.time() - updated <= 30
@@ -141,6 +133,6 @@ class LiqsiteCollector(Collector):
             "liqsite_alert_sends", "Alert messages sent, by outcome and channel", labels=["outcome", "channel"]
         )
         if self.alert_state_file is not None:
-            for outcome, channel, n in _counts(_read(self.alert_state_file).get("sends")):
+            for outcome, channel, n in counted(read_json_object(self.alert_state_file).get("sends")):
                 sends.add_metric([outcome, channel], n)
         yield sends

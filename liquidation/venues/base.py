@@ -131,11 +131,10 @@ class Venue:
         """symbol → (open interest in USD, the price it was valued at) for every contract counted."""
         raise NotImplementedError(f"{self.name} publishes no open interest")
 
-    def open_interest(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> float:
-        """The venue's open interest in USD; ``guards.Suspect`` when one symbol's is implausible."""
-        return sum(
-            symbol_oi(self.name, s, oi.usd) for s, oi in self.open_interest_by_symbol(session, policy, deadline).items()
-        )
+    def total_open_interest(self, by_symbol: Mapping[str, OpenInterest]) -> float:
+        """The venue's open interest in USD from ``open_interest_by_symbol``; ``guards.Suspect`` when one
+        symbol's is implausible."""
+        return sum(symbol_oi(self.name, s, oi.usd) for s, oi in by_symbol.items())
 
 
 def num(value: Any, name: str) -> float:

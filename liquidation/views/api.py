@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponseBase
@@ -17,7 +16,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import series
-from ..records import loads_strict
 from ..serializers import (
     DetailSerializer,
     HistoryResponseSerializer,
@@ -26,7 +24,7 @@ from ..serializers import (
     StatsResponseSerializer,
     WindowQuerySerializer,
 )
-from ..sharedfiles import read_last_run
+from ..sharedfiles import read_json_object, read_last_run
 from ..store import FUTURE_SLACK
 from .base import (
     ERRORS,
@@ -147,15 +145,9 @@ class CollectorStatusView(InlineStylesCSP, APIView):
             Response(
                 {
                     "last_run": public_last_run(read_last_run(settings.LIQUIDATION_LAST_RUN_FILE)),
-                    "streams": public_streams(read_json(settings.LIQUIDATION_EVENTS_DIR / "status.json")),
+                    "streams": public_streams(
+                        read_json_object(settings.LIQUIDATION_EVENTS_DIR / "status.json") or None
+                    ),
                 }
             )
         )
-
-
-def read_json(path: Any) -> Any:
-    """The JSON in ``path``, or None when it is missing or not JSON (types are checked by the caller)."""
-    try:
-        return loads_strict(path.read_bytes())
-    except (OSError, ValueError):
-        return None

@@ -149,7 +149,13 @@ def public_last_run(run: LastRun | None) -> dict[str, Any] | None:
     the error's class; never the operator's detail (it names URLs and commands)."""
     if run is None:
         return None
-    out: dict[str, Any] = {k: run[k] for k in ("time", "datetime", "outcome", "source", "last_success")}  # type: ignore[literal-required]
+    out: dict[str, Any] = {
+        "time": run["time"],
+        "datetime": run["datetime"],
+        "outcome": run["outcome"],
+        "source": run["source"],
+        "last_success": run["last_success"],
+    }
     error_class = run["error_class"]
     if error_class is None and run["outcome"] in ("error", "unconfigured"):
         error_class = run["outcome"]

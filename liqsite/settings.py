@@ -208,9 +208,9 @@ for _name in LIQUIDATION_EXCHANGES:
     if _name not in _venue_names():
         raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} ({', '.join(_venue_names())})")
 LIQUIDATION_EVENTS_DIR = env_path("LIQUIDATION_EVENTS_DIR", DATA_DIR / "liquidation_events")
-#: Reconnect a feed that has sent no data frame for this long (Binance's old path goes silent).
+#: Reconnect a feed without an application ping that has sent no data frame for this long.
 LIQUIDATION_STREAM_SILENCE_SECONDS = env_float("LIQUIDATION_STREAM_SILENCE_SECONDS", 120.0, minimum=1.0)
-#: Recycle connections before Binance's 24-hour cut.
+#: Recycle connections before this age (some venues cut them after 24 hours).
 LIQUIDATION_STREAM_MAX_AGE_SECONDS = env_float("LIQUIDATION_STREAM_MAX_AGE_SECONDS", 23.5 * 3600, minimum=10.0)
 
 # -- scheduling: django-crontab ----------------------------------------------------------------

@@ -93,6 +93,49 @@ class EventStore:
             yield from (e for e in self._read_file(self.path_for(day)) if start_ms <= e["ts_ms"] <= end_ms)
             day += timedelta(days=1)
 
+    def size(self, day: date) -> int:
+        """Bytes in ``day``'s file (0 when it has none)."""
+        try:
+            return self.path_for(day).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def read_from(self, day: date, offset: int, end: int | None = None) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """``(byte_offset, event)`` of the whole lines of ``day``'s file from ``offset`` (a line start) to
+        ``end`` (default: the end of the last whole line now), and the offset reading stopped at. A line
+        still being written is left for the next call; a bad line is skipped (its bytes count as read)."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        try:
+            f = open(self.path_for(day), "rb")  # noqa: SIM115 (closed by the with below)
+        except FileNotFoundError:
+            return out, offset
+        with f:
+            f.seek(offset)
+            data = f.read() if end is None else f.read(max(0, end - offset))
+        stop = data.rfind(b"\n") + 1
+        pos, skipped = 0, 0
+        while pos < stop:
+            nl = data.index(b"\n", pos)
+            try:
+                event = loads_strict(data[pos : nl + 1])
+                if not isinstance(event, dict) or not isinstance(event.get("ts_ms"), int):
+                    raise RecordError("not an event")
+                out.append((offset + pos, event))
+            except (ValueError, RecordError):
+                skipped += 1
+            pos = nl + 1
+        if skipped:
+            logger.warning("%s: skipped %d bad line(s)", self.path_for(day), skipped)
+        return out, offset + stop
+
+    def remember(self, events: Iterable[dict[str, Any]]) -> None:
+        """Know these stored events' keys (so appending them again is a no-op) without reading any file."""
+        for event in events:
+            try:
+                self._seen[event_key(event)] = event["ts_ms"]
+            except (KeyError, TypeError):
+                continue
+
     def _read_file(self, path: Path) -> Iterator[dict[str, Any]]:
         try:
             f = open(path, "rb")  # noqa: SIM115 (closed by the with below)

@@ -8,8 +8,10 @@ Each collection does the I/O, venue by venue from the registry (``liquidation/ve
 3. asks every venue that publishes one for its open interest; a venue that fails is left out of the
    total and named in ``coverage.oi_missing``;
 
-then hands what it gathered to ``summary.summarize``, a pure function that sums the stored events of
-the trailing 1 h and 24 h per venue and side and applies the plausibility guards.
+then folds the newly stored events into the minute buckets (``bucketstore``), sums the buckets of the
+trailing 1 h and 24 h per venue and side (cached hour totals: the cost does not grow with the number of
+events), and hands that with what it gathered to ``summary.summarize``, a pure function that applies the
+plausibility guards and makes the record.
 
 The totals are a **lower bound**: some venues publish at most one liquidation per symbol per interval
 (each venue's ``lower_bound`` says so) and venues without a public feed are not counted at all.
@@ -25,16 +27,22 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from . import venues as registry
+from .bucketread import reader_for
+from .bucketstore import BucketStore
+from .durable import StoreError
+from .events import MAX_FUTURE_MS
 from .eventstore import EventStore
 from .guards import MAX_ORDER_USD, Suspect, implausible_skips
 from .http import Deadline, HttpPolicy, public_error
 from .sharedfiles import read_json_object, read_stream_status, write_json_atomic
 from .sources import Reading, SourceError
-from .summary import DAY_MS, Gathered, aggregate, summarize
+from .summary import Gathered, aggregate, summarize, sums_of
+from .venues.base import POLL_OVERLAP_MS
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ class ExchangesSource:
         self.clock = clock
         self.venues = registry.build(venues, urls=urls, state_dir=self.events_dir, clock=clock, pace=pace)
         self.state_path = self.events_dir / "pollers.json"
+        self.buckets = BucketStore(self.events_dir / "buckets")
 
     def describe(self) -> str:
         return f"exchanges ({', '.join(v.name for v in self.venues)})"
@@ -69,8 +78,8 @@ class ExchangesSource:
     def fetch(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> Reading:
         now = self.clock()
         now_ms = int(now * 1000)
-        store = EventStore(self.events_dir)
         state = read_json_object(self.state_path)
+        store = self._event_store(state, now)
         g = Gathered(now=now, liquidation_venues=[v.name for v in self.venues if v.streamed or v.polled])
         g.previous_oi = state.get("oi_usd") if isinstance(state.get("oi_usd"), dict) else {}
 
@@ -120,6 +129,11 @@ class ExchangesSource:
                 f"exchanges' APIs; {missing}"[:600],
                 kind="no-exchange-reachable",
             )
+        try:
+            folded = self.buckets.fold(store, g.live, now)
+        except StoreError as e:
+            raise SourceError(f"the minute buckets could not be written: {e}", kind="store") from e
+        logger.debug("exchanges: fold %d read %d events into %d minutes", folded.seq, folded.events, folded.minutes)
 
         for venue in (v for v in self.venues if v.has_open_interest):
             try:
@@ -134,14 +148,36 @@ class ExchangesSource:
         state["oi_usd"] = g.oi_usd
         self._save_state(state)
 
+        reader = reader_for(self.buckets)
+        now_m = int(now) // 60 * 60
+        sums = sums_of(reader.total("venues", now_m - 3540, now_m), reader.total("venues", now_m - 86340, now_m))
         try:
-            values, extra = summarize(store.read(now_ms - DAY_MS, now_ms), g)
+            values, extra = summarize(sums, g)
         except ValueError:
             missing = "; ".join(f"{k}: {v}" for k, v in {**g.oi_missing, **g.suspect}.items())
             raise SourceError(f"no open interest from any exchange: {missing}"[:600], kind="no-open-interest") from None
         for venue, why in extra["coverage"]["suspect"].items():
             logger.warning("exchanges: %s left out of this minute's totals: %s", venue, why)
         return Reading(values=values, source=self.name, source_time=int(now), extra=extra)
+
+    def _event_store(self, state: Mapping[str, Any], now: float) -> EventStore:
+        """The event store, knowing the keys of the stored events a poll may fetch again (so they are not
+        stored twice): those appended since the fold that ran before the oldest poll window began (read
+        from the fold's cursor: minutes of appends). A venue with no poll state yet (a 24 h backfill), or no
+        fold that old, makes it load the last 25 h of keys instead, as on a first start."""
+        starts = []
+        for venue in (v for v in self.venues if v.polled):
+            last_ms = (state.get(venue.name) or {}).get("last_ms") if isinstance(state.get(venue.name), dict) else None
+            if not isinstance(last_ms, int) or last_ms < (now - 23 * 3600) * 1000:
+                return EventStore(self.events_dir)
+            starts.append(last_ms // 1000 - POLL_OVERLAP_MS // 1000)
+        store = EventStore(self.events_dir, load_keys=False)
+        if starts:
+            recent = self.buckets.stored_since(store, min(starts) - 2 * MAX_FUTURE_MS // 1000)
+            if recent is None:
+                return EventStore(self.events_dir)
+            store.remember(recent)
+        return store
 
     def _save_state(self, state: dict) -> None:
         try:

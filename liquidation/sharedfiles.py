@@ -31,14 +31,19 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any, *, mode: int = 0o
     """Replace ``path`` with ``data`` as JSON, atomically and durably (raises OSError on failure)."""
     import json
 
+    write_bytes_atomic(path, (json.dumps(data, ensure_ascii=False) + "\n").encode(), mode=mode)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data``: a temp file beside it, fsynced, renamed over it, the folder fsynced.
+    A reader sees the old file or the new one, never a mix; raises OSError on failure."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, mode)  # readable by the web server's user too
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-            f.write("\n")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

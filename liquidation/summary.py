@@ -1,8 +1,9 @@
 """The per-minute summary of the keyless source: a pure function over what the I/O steps gathered.
 
-``summarize`` takes the stored events of the last 24 h, which venues were live and since when, the open
-interest each venue answered, what failed, and the previous minute's open interest, and returns the
-record's values and its ``by_exchange`` and ``coverage``: no network, no files, tested with plain data.
+``summarize`` takes the last hour's and day's USD sums per venue (from the minute buckets), which venues
+were live and since when, the open interest each venue answered, what failed, and the previous minute's
+open interest, and returns the record's values and its ``by_exchange`` and ``coverage``: no network, no
+files, tested with plain data.
 The plausibility guards (``guards.py``) run here: a suspect venue is named and left out of the totals.
 
 Django-free.
@@ -42,14 +43,13 @@ class Gathered:
     marks: dict[str, dict[str, float]] = field(default_factory=dict)  # venue → symbol → mark price
 
 
-def summarize(events: Iterable[dict[str, Any]], g: Gathered) -> tuple[dict[str, float], dict[str, Any]]:
-    """(values, extra) of the record: 1 h / 24 h sums with the long/short split in 万 USD, total open
-    interest in 亿 USD, the panic index, ``by_exchange`` and ``coverage``. Raises ValueError when no
-    venue's open interest is left (the caller names the venues that failed)."""
-    now_ms = int(g.now * 1000)
+def summarize(sums: Mapping[str, Mapping[str, float]], g: Gathered) -> tuple[dict[str, float], dict[str, Any]]:
+    """(values, extra) of the record from per-venue USD ``sums`` (``sums_of`` the buckets, or ``aggregate``
+    of events): 1 h / 24 h sums with the long/short split in 万 USD, total open interest in 亿 USD, the
+    panic index, ``by_exchange`` and ``coverage``. Raises ValueError when no venue's open interest is
+    left (the caller names the venues that failed)."""
     suspect = dict(g.suspect)
     suspect.update(oi_changes(g.oi_usd, g.previous_oi))
-    sums = aggregate(events, now_ms)
     suspect.update(hour_sums(sums))
     oi_usd = {v: usd for v, usd in g.oi_usd.items() if v not in suspect}
     sums = {v: figures for v, figures in sums.items() if v not in suspect}
@@ -114,6 +114,23 @@ def prices(marks: Mapping[str, Mapping[str, float]], oi_usd: Mapping[str, float]
         if quotes:
             out[coin] = round(statistics.median(quotes), 2)
     return out
+
+
+def sums_of(hour: Mapping[str, Any], day: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Per venue, the figures ``aggregate`` gives, from two bucket totals (``buckets.accumulate``): the
+    trailing hour's and the trailing day's. This is how the record's sums are made: from buckets."""
+    sums: dict[str, dict[str, float]] = {}
+    for window, total in (("hour_1", hour), ("hour_24", day)):
+        for venue, sides in (total.get("x") or {}).items():
+            figures = sums.setdefault(venue, {k: 0.0 for k in _FIGURES})
+            for side in ("long", "short"):
+                usd = float(sides.get(side, [0.0])[0])
+                figures[window] += usd
+                figures[f"{window}_{side}"] += usd
+    return sums
+
+
+_FIGURES = ("hour_1", "hour_24", "hour_1_long", "hour_1_short", "hour_24_long", "hour_24_short")
 
 
 def aggregate(events: Iterable[dict[str, Any]], now_ms: int) -> dict[str, dict[str, float]]:

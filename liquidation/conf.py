@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 
 from .alerts import AlertConfig, Channel, Rule, load_rules
+from .bucketstore import BucketStore
+from .eventstore import EventStore
 from .exchanges import ExchangesSource
 from .http import HttpPolicy
 from .sources import Source, build_source
@@ -14,6 +16,16 @@ from .store import JsonlStore
 def get_store() -> JsonlStore:
     """The store at ``settings.LIQUIDATION_DATA_FILE`` (read on every call, so tests can override it)."""
     return JsonlStore(settings.LIQUIDATION_DATA_FILE)
+
+
+def get_buckets() -> BucketStore:
+    """The keyless source's minute buckets (beside its events in LIQUIDATION_EVENTS_DIR)."""
+    return BucketStore(settings.LIQUIDATION_EVENTS_DIR / "buckets")
+
+
+def get_events() -> EventStore:
+    """The keyless source's event store, for reading (no keys loaded)."""
+    return EventStore(settings.LIQUIDATION_EVENTS_DIR, load_keys=False)
 
 
 def http_policy() -> HttpPolicy:

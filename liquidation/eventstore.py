@@ -128,6 +128,49 @@ class EventStore:
             logger.warning("%s: skipped %d bad line(s)", self.path_for(day), skipped)
         return out, offset + stop
 
+    def read_backward(self, day: date, block: int = 256 * 1024) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(byte_offset, event)`` of ``day``'s whole lines, last line first (a tape reads the newest
+        events without reading the day); a line still being written and bad lines are skipped."""
+        try:
+            f = open(self.path_for(day), "rb")  # noqa: SIM115 (closed by the with below)
+        except FileNotFoundError:
+            return
+        with f:
+            end = os.fstat(f.fileno()).st_size
+            tail = b""
+            pos = end
+            first = True
+            while pos > 0:
+                start = max(0, pos - block)
+                f.seek(start)
+                data = f.read(pos - start) + tail
+                pos = start
+                cut = 0
+                if start > 0:
+                    cut = data.find(b"\n") + 1
+                    if cut == 0:  # no line start in this block yet: one long line
+                        tail = data
+                        continue
+                tail, body = data[:cut], data[cut:]
+                lines = body.split(b"\n")
+                if first:
+                    lines.pop()  # after the last newline: empty, or a line still being written
+                    first = False
+                else:
+                    lines.pop()  # empty: body ends with a newline
+                offsets = []
+                at = start + cut
+                for line in lines:
+                    offsets.append(at)
+                    at += len(line) + 1
+                for at, line in zip(reversed(offsets), reversed(lines), strict=True):
+                    try:
+                        event = loads_strict(line)
+                    except (ValueError, RecordError):
+                        continue
+                    if isinstance(event, dict) and isinstance(event.get("ts_ms"), int):
+                        yield at, event
+
     def remember(self, events: Iterable[dict[str, Any]]) -> None:
         """Know these stored events' keys (so appending them again is a no-op) without reading any file."""
         for event in events:

@@ -1,13 +1,16 @@
-"""HTTP views, by audience: the series API (``api``), exports, the page with the API's schema and
-docs (``page``), and operators' endpoints (``ops``). Thin shells over the store and ``series``."""
+"""HTTP views, by audience: the series API (``api``), the depth API over minute buckets (``depth``),
+exports, the page with the API's schema and docs (``page``), and operators' endpoints (``ops``). Thin
+shells over the store and ``series``."""
 
 from .api import CollectorStatusView, HistoryView, LatestView, StatsView
+from .depth import BarsView, SummaryView, TapeView
 from .exports import ExportCSVView, ExportJSONLView
 from .ops import healthz, metrics
 from .page import RANGES, DocsView, PanicView, SchemaView
 
 __all__ = [
     "RANGES",
+    "BarsView",
     "CollectorStatusView",
     "DocsView",
     "ExportCSVView",
@@ -17,6 +20,8 @@ __all__ = [
     "PanicView",
     "SchemaView",
     "StatsView",
+    "SummaryView",
+    "TapeView",
     "healthz",
     "metrics",
 ]

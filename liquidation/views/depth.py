@@ -1,0 +1,162 @@
+"""The depth API: summary, bars and tape over the minute buckets and the event store (thin shells over
+``depth``). When this server keeps no buckets (another source, or before the first keyless collection)
+each answers 200 with ``"available": false`` and a sentence saying why, so a page never logs an error."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from django.http import HttpResponseBase
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import depth
+from ..bucketread import reader_for
+from ..conf import get_buckets, get_events
+from ..depth_serializers import (
+    BarsQuerySerializer,
+    BarsResponseSerializer,
+    SummaryQuerySerializer,
+    SummaryResponseSerializer,
+    TapeQuerySerializer,
+    TapeResponseSerializer,
+    UnavailableSerializer,
+)
+from ..eventstore import day_of
+from .base import DAY, ERRORS, ApiRateThrottle, InlineStylesCSP
+
+UNAVAILABLE = OpenApiResponse(
+    SummaryResponseSerializer,
+    description=(
+        "The answer; or, when this server keeps no minute buckets, "
+        '`{"available": false, "detail": "<why>"}` (also status 200)'
+    ),
+)
+
+
+class DepthAPIView(InlineStylesCSP, APIView):
+    """Validates the query (400 naming the parameter), answers ``available: false`` without buckets,
+    and makes the ETag from the newest committed fold (plus the minute, as windows end now)."""
+
+    throttle_classes = [ApiRateThrottle]
+    query_class: type = SummaryQuerySerializer
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.store = get_buckets()
+        self.reader = reader_for(self.store)
+
+    def query(self, request: Request) -> dict[str, Any]:
+        q = self.query_class(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        return q.validated_data
+
+    def version(self) -> str:
+        mark = self.store.mark()
+        return f"{mark.seq if mark else 0}-{int(time.time()) // 60}"
+
+    def answer(self, request: Request, compute: Any) -> HttpResponseBase:
+        if not self.reader.available():
+            response = Response({"available": False, "detail": depth.NOT_AVAILABLE})
+            patch_cache_control(response, no_cache=True)
+            return response
+        fmt = getattr(request.accepted_renderer, "format", "any")
+        etag = f'W/"{self.version()}-{fmt}"'
+        cached = get_conditional_response(request, etag=etag)
+        if cached is None:
+            cached = Response(compute())
+        cached.headers["ETag"] = etag
+        patch_cache_control(cached, public=True, max_age=max(1, min(60, 60 - int(time.time()) % 60)))
+        patch_vary_headers(cached, ["Accept"])
+        return cached
+
+
+def _filters(p: dict[str, Any]) -> depth.Filters:
+    return depth.Filters(exchange=p.get("exchange"), coin=p.get("coin"))
+
+
+class SummaryView(DepthAPIView):
+    query_class = SummaryQuerySerializer
+
+    @extend_schema(
+        summary="Liquidations over 1h/4h/12h/24h: totals, largest order, by exchange, top coins",
+        description=(
+            "Plain USD (`*_usd`). Sums of minute buckets over the window ending now (the current minute is "
+            "still filling), with the previous window of equal length, `change_pct` and the window's "
+            "coverage. A lower bound: see the methodology."
+        ),
+        parameters=[SummaryQuerySerializer],
+        responses={200: UNAVAILABLE, **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        p = self.query(request)
+        return self.answer(request, lambda: depth.summary(self.reader, p["window"], time.time(), _filters(p)))
+
+
+class BarsView(DepthAPIView):
+    query_class = BarsQuerySerializer
+
+    def request_cost(self, request: Request) -> int:
+        q = BarsQuerySerializer(data=request.query_params)
+        if not q.is_valid():
+            return 1
+        return max(1, math.ceil((q.validated_data["end_time"] - q.validated_data["start_time"]) / DAY))
+
+    @extend_schema(
+        summary="Liquidations per step (1m…1d), split by side, exchange or coin",
+        description=(
+            "Not trailing sums: each bar is the liquidations of its own step, USD. A step without any minute "
+            "bucket is null (a gap, never zero). `by=coin`: the top 10 coins of the range and `other`. At most "
+            "2,000 bars; steps below 1d cover at most 31 days."
+        ),
+        parameters=[BarsQuerySerializer],
+        responses={200: OpenApiResponse(BarsResponseSerializer, description="Bars, or available: false"), **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        p = self.query(request)
+        return self.answer(
+            request,
+            lambda: depth.bars(
+                self.reader, p["start_time"], p["end_time"], p["step"], p["by"], time.time(), _filters(p)
+            ),
+        )
+
+
+class TapeView(DepthAPIView):
+    query_class = TapeQuerySerializer
+
+    def version(self) -> str:  # the listener stores events between folds: the tape changes with them
+        events = get_events()
+        return f"{super().version()}-{events.size(day_of(int(time.time() * 1000)))}"
+
+    @extend_schema(
+        summary="The newest liquidations, newest first (the tape)",
+        description=(
+            "Each event with its exchange, symbol, coin, side, price, quantity and USD notional. `before` "
+            "(Unix ms) pages backwards: pass the answer's `next_before`."
+        ),
+        parameters=[TapeQuerySerializer],
+        responses={200: OpenApiResponse(TapeResponseSerializer, description="Events, or available: false"), **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        p = self.query(request)
+        return self.answer(
+            request,
+            lambda: depth.tape(
+                get_events(),
+                self.reader,
+                before_ms=p["before"],
+                limit=p["limit"],
+                min_usd=p["min_usd"],
+                side=p.get("side"),
+                f=_filters(p),
+            ),
+        )
+
+
+__all__ = ["BarsView", "SummaryView", "TapeView", "UnavailableSerializer"]

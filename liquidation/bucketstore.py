@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -279,6 +279,26 @@ class BucketStore:
             return len(pairs), len(fresh)
 
 
+def rebuild(
+    store: BucketStore, events: EventStore, since: date | None = None, progress: Callable[[str], Any] = print
+) -> str:
+    """Rebuild every day with events (from ``since``), saying so day by day; a day with buckets but no
+    event file (pruned) is skipped and named. Returns the closing sentence."""
+    days = sorted({*events.days(), *store.days()})
+    days = [d for d in days if since is None or d >= since]
+    have = set(events.days())
+    done = skipped = 0
+    for i, day in enumerate(days, 1):
+        if day not in have:
+            progress(f"{day}: events pruned, its buckets are kept as they are ({i}/{len(days)})")
+            skipped += 1
+            continue
+        n_events, n_minutes = store.rebuild_day(events, day)
+        progress(f"{day}: {n_events:,} events → {n_minutes:,} minutes ({i}/{len(days)})")
+        done += 1
+    return f"rebuilt {done} day(s); {skipped} day(s) kept because their events were pruned"
+
+
 def _base(table: str, m: int, bucket: Mapping[str, Any]) -> dict[str, Any]:
     if table == "coins":
         return {"m": m, "seq": 0, "c": bucket.get("c") or {}}
@@ -329,4 +349,14 @@ def day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
-__all__ = ["CLOSE_AFTER", "TABLES", "BucketStore", "FoldResult", "Mark", "StoreError", "day_start", "read_minutes"]
+__all__ = [
+    "CLOSE_AFTER",
+    "TABLES",
+    "BucketStore",
+    "FoldResult",
+    "Mark",
+    "StoreError",
+    "day_start",
+    "read_minutes",
+    "rebuild",
+]

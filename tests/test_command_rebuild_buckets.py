@@ -78,7 +78,6 @@ def test_a_pruned_day_keeps_its_buckets_and_is_named(stores):
 
 
 def test_since_rebuilds_only_the_days_from_it(stores):
-    _, buckets = stores
     out = io.StringIO()
     call_command("rebuild_buckets", "--since", "2026-11-30", stdout=out)
     assert "2026-11-29" not in out.getvalue()

@@ -18,10 +18,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from . import buckets
-from .bucketstore import BucketStore, day_start, parse_lines
+from .bucketstore import BucketStore, day_start, parse_lines, read_day_totals
 from .eventstore import day_of
 
 HOUR = 3600
@@ -44,6 +45,7 @@ class BucketReader:
         self.store = store
         self._days: OrderedDict[tuple[str, str, date], _Day] = OrderedDict()
         self._lock = threading.RLock()
+        self._totals: dict[Path, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}
 
     def committed(self) -> int:
         """The newest committed fold's ``seq`` (0 before the first fold)."""
@@ -127,6 +129,28 @@ class BucketReader:
                     if m in cached.merged:
                         buckets.accumulate(total, cached.merged[m])
             hour += HOUR
+
+    def day_total(self, table: str, day: date) -> buckets.Line:
+        """The total of one whole UTC day: the compacted day's recorded total while its file is unchanged
+        (a year of daily bars reads twelve small files), else summed from the day's buckets."""
+        try:
+            size = os.stat(self.store.path(table, day)).st_size
+        except FileNotFoundError:
+            size = 0
+        path = self.store.totals_path(table, day)
+        try:
+            stamp = (os.stat(path).st_ino, os.stat(path).st_size)
+        except FileNotFoundError:
+            stamp = (0, 0)
+        with self._lock:
+            cached = self._totals.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, read_day_totals(path))
+                self._totals[path] = cached
+            entry = cached[1].get(day.isoformat())
+        if entry is not None and entry.get("size") == size:
+            return entry["t"]
+        return self.total(table, day_start(day), day_start(day) + 86340)
 
     def _hour(self, cached: _Day, hour: int) -> buckets.Line:
         with self._lock:

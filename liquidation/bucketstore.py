@@ -233,8 +233,28 @@ class BucketStore:
             if not path.exists():
                 continue
             merged = {m: buckets.merge(lines) for m, lines in read_minutes(path, committed).items()}
-            kept = [(m, b) for m, b in sorted(merged.items()) if table == "venues" or b.get("c")]
-            write_bytes_atomic(path, b"".join(dumps(_base(table, m, b)) for m, b in kept))
+            self._write_compacted(table, day, merged)
+
+    def _write_compacted(self, table: str, day: date, merged: Mapping[int, buckets.Line]) -> None:
+        """Write ``day``'s file of ``table`` as one base line per minute, then record the day's total with
+        that file's size in the month's totals file (a reader uses it while the day's file keeps that size)."""
+        path = self.path(table, day)
+        kept = [(m, b) for m, b in sorted(merged.items()) if table == "venues" or b.get("c")]
+        if not kept and not path.exists():
+            return
+        body = b"".join(dumps(_base(table, m, b)) for m, b in kept)
+        write_bytes_atomic(path, body)
+        total = buckets.empty_total()
+        for _, b in kept:
+            buckets.accumulate(total, b)
+        line = dumps({"d": day.isoformat(), "size": len(body), "t": total})
+        totals = self.totals_path(table, day)
+        if read_day_totals(totals).get(day.isoformat()) != json.loads(line):  # idempotent: same total, no line
+            append_durably(totals, line)
+
+    def totals_path(self, table: str, day: date) -> Path:
+        """The month's file of day totals of ``table`` (``totals-venues-2026-11.jsonl``)."""
+        return self.folder / f"totals-{table}-{day.isoformat()[:7]}.jsonl"
 
     def _committed(self) -> int:
         mark = self.mark()
@@ -265,10 +285,7 @@ class BucketStore:
                 if m not in fresh and b["live"]:
                     fresh[m] = {"x": {}, "c": {}, "live": b["live"]}
             for table in TABLES:
-                kept = [(m, b) for m, b in sorted(fresh.items()) if table == "venues" or b.get("c")]
-                body = b"".join(dumps(_base(table, m, b)) for m, b in kept)
-                if body or self.path(table, day).exists():
-                    write_bytes_atomic(self.path(table, day), body)
+                self._write_compacted(table, day, fresh)
             if mark.cursor.get(day.isoformat()) != stop:
                 cursor = {**mark.cursor, day.isoformat(): stop}
                 commit = {"seq": mark.seq + 1, "at": mark.at, "cursor": cursor}
@@ -332,6 +349,23 @@ def parse_lines(data: bytes, committed: int, into: dict[int, dict[int, dict[str,
     if bad:
         logger.warning("bucket lines skipped as unreadable: %d", bad)
     return pending
+
+
+def read_day_totals(path: Path) -> dict[str, dict[str, Any]]:
+    """``{day: {"d", "size", "t"}}`` of a month's totals file; the newest line of a day wins."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return out
+    for raw in data[: data.rfind(b"\n") + 1].split(b"\n"):
+        try:
+            line = loads_strict(raw) if raw.strip() else None
+        except (RecordError, ValueError):
+            continue
+        if isinstance(line, dict) and isinstance(line.get("d"), str) and isinstance(line.get("t"), dict):
+            out[line["d"]] = line
+    return out
 
 
 def read_minutes(path: Path, committed: int) -> dict[int, list[dict[str, Any]]]:

@@ -150,7 +150,11 @@ def bars(reader: BucketReader, start: int, end: int, step: str, by: str, now: fl
     totals = []
     for s in range(first, last + 1, seconds) if count else ():
         lo, hi = max(s, start // 60 * 60), min(s + seconds - 60, end)
-        totals.append((s, reader.total("venues", lo, hi), reader.total("coins", lo, hi)))
+        if seconds == 86400 and (lo, hi) == (s, s + 86340):  # a whole UTC day: its recorded total
+            day = day_of(s * 1000)
+            totals.append((s, reader.day_total("venues", day), reader.day_total("coins", day)))
+        else:
+            totals.append((s, reader.total("venues", lo, hi), reader.total("coins", lo, hi)))
     keys: list[str]
     if by == "side":
         keys = ["long", "short"]

@@ -48,10 +48,33 @@ def api_schema(liq_settings, store):
                 by_exchange={"binance": {"hour_1": 50.0, "open_interest": 30.0}},
             )
         )
+    _fold_some_events(liq_settings.LIQUIDATION_EVENTS_DIR, now)
     return schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 
-WITH_PARAMETERS = ["history", "stats", "export.csv", "export.jsonl"]
+def _fold_some_events(folder, now: int) -> None:
+    """Two hours of liquidations on two venues, folded into minute buckets (the depth endpoints' data)."""
+    from liquidation.bucketstore import BucketStore
+    from liquidation.eventstore import EventStore
+
+    events = EventStore(folder, load_keys=False)
+    symbols = ["BTCUSDT", "ETH-USDT-SWAP", "kPEPE", "SOL_USDT"]
+    events.append(
+        {
+            "exchange": "okx" if i % 3 else "binance",
+            "symbol": symbols[i % 4],
+            "ts_ms": (now - 7200 + i * 37) * 1000,
+            "side": "long" if i % 2 else "short",
+            "qty": 1.0,
+            "price": 100.0 + i,
+            "usd": 1000.0 + i * 10,
+        }
+        for i in range(190)
+    )
+    BucketStore(folder / "buckets").fold(events, {"binance": now - 5400, "okx": now - 9000}, now)
+
+
+WITH_PARAMETERS = ["history", "stats", "export.csv", "export.jsonl", "summary", "bars", "tape"]
 CASES = [(p, GenerationMode.POSITIVE) for p in [*WITH_PARAMETERS, "latest"]] + [
     (p, GenerationMode.NEGATIVE)
     for p in WITH_PARAMETERS  # latest has no parameters to break
@@ -76,3 +99,17 @@ def test_api_conforms_to_its_schema(api_schema, endpoint, mode):
     assert seen, "schemathesis generated no requests"
     if mode is GenerationMode.POSITIVE:
         assert 200 in seen
+
+
+@pytest.mark.parametrize("endpoint", ["summary", "bars", "tape"])
+def test_depth_endpoints_without_buckets_answer_unavailable_as_their_schema_says(liq_settings, endpoint):
+    from liqsite.wsgi import application
+
+    liq_settings.LIQUIDATION_API_RATE = None
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    liq_settings.LIQUIDATION_EVENTS_DIR = liq_settings.LIQUIDATION_EVENTS_DIR.parent / "no-buckets-here"
+    case = schema[f"/api/liquidation-1h/{endpoint}"]["GET"].Case(query={})
+    response = case.call()
+    assert response.status_code == 200
+    assert response.json()["available"] is False and "LIQUIDATION_SOURCE=exchanges" in response.json()["detail"]
+    case.validate_response(response, checks=CHECKS)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,13 +30,15 @@ from ..depth_serializers import (
 from ..eventstore import day_of
 from .base import DAY, ERRORS, ApiRateThrottle, InlineStylesCSP
 
-UNAVAILABLE = OpenApiResponse(
-    SummaryResponseSerializer,
-    description=(
-        "The answer; or, when this server keeps no minute buckets, "
-        '`{"available": false, "detail": "<why>"}` (also status 200)'
-    ),
-)
+
+def _answer(name: str, serializer: type) -> OpenApiResponse:
+    """The answer, or ``{"available": false, "detail"}`` (also 200) when this server keeps no buckets."""
+    return OpenApiResponse(
+        PolymorphicProxySerializer(
+            component_name=name, serializers=[serializer, UnavailableSerializer], resource_type_field_name=None
+        ),
+        description='The answer; or, when this server keeps no minute buckets, `{"available": false, "detail"}`',
+    )
 
 
 class DepthAPIView(InlineStylesCSP, APIView):
@@ -91,7 +93,7 @@ class SummaryView(DepthAPIView):
             "coverage. A lower bound: see the methodology."
         ),
         parameters=[SummaryQuerySerializer],
-        responses={200: UNAVAILABLE, **ERRORS},
+        responses={200: _answer("SummaryAnswer", SummaryResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
         p = self.query(request)
@@ -115,7 +117,7 @@ class BarsView(DepthAPIView):
             "2,000 bars; steps below 1d cover at most 31 days."
         ),
         parameters=[BarsQuerySerializer],
-        responses={200: OpenApiResponse(BarsResponseSerializer, description="Bars, or available: false"), **ERRORS},
+        responses={200: _answer("BarsAnswer", BarsResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
         p = self.query(request)
@@ -141,7 +143,7 @@ class TapeView(DepthAPIView):
             "(Unix ms) pages backwards: pass the answer's `next_before`."
         ),
         parameters=[TapeQuerySerializer],
-        responses={200: OpenApiResponse(TapeResponseSerializer, description="Events, or available: false"), **ERRORS},
+        responses={200: _answer("TapeAnswer", TapeResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
         p = self.query(request)
@@ -159,4 +161,4 @@ class TapeView(DepthAPIView):
         )
 
 
-__all__ = ["BarsView", "SummaryView", "TapeView", "UnavailableSerializer"]
+__all__ = ["BarsView", "SummaryView", "TapeView"]

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import buckets
-from .bucketstore import BucketStore, day_start, parse_lines, read_day_totals
+from .bucketlines import day_start, parse_lines, read_day_totals
+from .bucketstore import BucketStore
 from .eventstore import day_of
 
 HOUR = 3600
@@ -119,7 +120,8 @@ class BucketReader:
         return total
 
     def _add_day(self, total: buckets.Line, cached: _Day, day: date, start: int, end: int) -> None:
-        lo, hi = max(start, day_start(day)), min(end, day_start(day) + 86400 - 60)
+        # the minutes that start in [start, end]: the edges rounded inwards to whole minutes
+        lo, hi = max(-(-start // 60) * 60, day_start(day)), min(end // 60 * 60, day_start(day) + 86400 - 60)
         hour = lo // HOUR * HOUR
         while hour <= hi:
             if hour >= lo and hour + HOUR - 60 <= hi:

@@ -28,11 +28,12 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from . import buckets
+from .bucketlines import base_line, day_start, dumps, read_day_totals, read_minutes
 from .durable import FileLock, StoreError, append_durably
 from .eventstore import EventStore, day_of
 from .lines import ReadReport, lines_backward
@@ -50,12 +51,14 @@ KEEP_FOLD_LINES = 3 * 1440  # folds.jsonl is cut to about three days of folds wh
 @dataclass
 class Mark:
     """The newest committed fold: its ``seq``, wall time ``at`` (Unix s), event-file ``cursor`` (day → bytes),
-    ``covered`` (the last minute whose coverage is written) and ``compacted`` (the last compacted day)."""
+    ``covered`` (the last minute whose coverage is written), ``compacted`` (the last compacted day) and
+    ``done_before`` (event days before it are final and no longer read: the cursor only keeps newer ones)."""
 
     seq: int = 0
     at: int = 0
     cursor: dict[str, int] = field(default_factory=dict)
     covered: int | None = None
+    done_before: str | None = None
     compacted: str | None = None
 
     @classmethod
@@ -69,6 +72,7 @@ class Mark:
             cursor={str(k): v for k, v in cursor.items() if isinstance(v, int) and v >= 0},
             covered=line.get("covered") if isinstance(line.get("covered"), int) else None,
             compacted=line.get("compacted") if isinstance(line.get("compacted"), str) else None,
+            done_before=line.get("done_before") if isinstance(line.get("done_before"), str) else None,
         )
 
 
@@ -78,10 +82,6 @@ class FoldResult:
     events: int  # event lines read
     minutes: int  # minutes given a delta line
     compacted: list[str] = field(default_factory=list)
-
-
-def dumps(line: Mapping[str, Any]) -> bytes:
-    return (json.dumps(line, separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 class BucketStore:
@@ -165,29 +165,35 @@ class BucketStore:
             mark = self.mark() or Mark()
             seq = mark.seq + 1
             cursor = dict(mark.cursor)
-            floor = (day_of(int(now * 1000)) - timedelta(days=2)).isoformat() if mark.seq else ""
-            deltas: dict[int, buckets.Line] = {}
-            read = 0
-            for day in events.days():
-                key = day.isoformat()
-                if key < floor and key in cursor and cursor[key] >= events.size(day):
-                    continue  # finished long ago (a rebuild refolds it if ever needed)
-                pairs, stop = events.read_from(day, cursor.get(key, 0))
-                read += len(pairs)
-                deltas.update(buckets.fold(pairs))  # a minute's events are all in its own day's file
-                cursor[key] = stop
             now_m = int(now) // 60 * 60
             first = mark.covered + 60 if mark.covered is not None else now_m - COVER_BACK
+            coverage = {}
             for m in range(max(first, now_m - COVER_BACK), now_m, 60):  # closed minutes only
                 names = sorted(v for v, since in live.items() if since <= m)
                 if names:
-                    deltas.setdefault(m, {"x": {}, "c": {}})["live"] = names
-            self._write(seq, deltas)
-            commit = {"seq": seq, "at": int(now), "cursor": cursor, "covered": now_m - 60, "live": dict(live)}
+                    coverage[m] = names
+            read = written = 0
+            for day in events.days():
+                key = day.isoformat()
+                if mark.done_before and key < mark.done_before:
+                    continue  # no event can be stored that long after (events.MAX_AGE_MS); rebuild refolds
+                stop, pairs = events.iter_from(day, cursor.get(key, 0))
+                counted = _Counted(pairs)
+                deltas = buckets.fold(counted)  # a minute's events are all in its own day's file
+                for m in [m for m in coverage if day_of(m * 1000) == day]:
+                    deltas.setdefault(m, {"x": {}, "c": {}})["live"] = coverage.pop(m)
+                self._write(seq, deltas)  # day by day: a first fold over weeks of events holds one day
+                read, written, cursor[key] = read + counted.n, written + len(deltas), stop
+            self._write(seq, {m: {"x": {}, "c": {}, "live": names} for m, names in coverage.items()})
+            written += len(coverage)
+            floor = (day_of(int(now * 1000)) - timedelta(days=2)).isoformat()
+            cursor = {k: v for k, v in cursor.items() if k >= floor}
+            commit = {"seq": seq, "at": int(now), "cursor": cursor, "covered": now_m - 60, "done_before": floor}
+            commit["live"] = dict(live)
             if mark.compacted:
                 commit["compacted"] = mark.compacted
             append_durably(self.folds_path, dumps(commit))
-            return FoldResult(seq=seq, events=read, minutes=len(deltas), compacted=self._compact_finished(commit, now))
+            return FoldResult(seq=seq, events=read, minutes=written, compacted=self._compact_finished(commit, now))
 
     def _write(self, seq: int, deltas: Mapping[int, buckets.Line]) -> None:
         files: dict[Path, list[bytes]] = {}
@@ -242,7 +248,7 @@ class BucketStore:
         kept = [(m, b) for m, b in sorted(merged.items()) if table == "venues" or b.get("c")]
         if not kept and not path.exists():
             return
-        body = b"".join(dumps(_base(table, m, b)) for m, b in kept)
+        body = b"".join(dumps(base_line(table, m, b)) for m, b in kept)
         write_bytes_atomic(path, body)
         total = buckets.empty_total()
         for _, b in kept:
@@ -275,8 +281,9 @@ class BucketStore:
         cursor of that file to where this read stopped. Returns (events, minutes)."""
         with self._lock():
             mark = self.mark() or Mark()
-            pairs, stop = events.read_from(day, 0)
-            fresh = buckets.fold(pairs)
+            stop, pairs = events.iter_from(day, 0)
+            counted = _Counted(pairs)
+            fresh = buckets.fold(counted)
             venue_path = self.path("venues", day)
             old = {m: buckets.merge(ls) for m, ls in read_minutes(venue_path, mark.seq).items()}
             for m, b in fresh.items():
@@ -289,11 +296,11 @@ class BucketStore:
             if mark.cursor.get(day.isoformat()) != stop:
                 cursor = {**mark.cursor, day.isoformat(): stop}
                 commit = {"seq": mark.seq + 1, "at": mark.at, "cursor": cursor}
-                for key in ("covered", "compacted"):
+                for key in ("covered", "compacted", "done_before"):
                     if getattr(mark, key) is not None:
                         commit[key] = getattr(mark, key)
                 append_durably(self.folds_path, dumps(commit))
-            return len(pairs), len(fresh)
+            return counted.n, len(fresh)
 
 
 def rebuild(
@@ -316,71 +323,16 @@ def rebuild(
     return f"rebuilt {done} day(s); {skipped} day(s) kept because their events were pruned"
 
 
-def _base(table: str, m: int, bucket: Mapping[str, Any]) -> dict[str, Any]:
-    if table == "coins":
-        return {"m": m, "seq": 0, "c": bucket.get("c") or {}}
-    line: dict[str, Any] = {"m": m, "seq": 0, "live": bucket.get("live") or []}
-    if "o" in bucket:
-        line["o"] = bucket["o"]
-    if bucket.get("x"):
-        line["x"] = bucket["x"]
-    return line
+class _Counted:
+    """An iterator that counts what passed through it."""
 
+    def __init__(self, items: Iterator[Any]) -> None:
+        self.items, self.n = items, 0
 
-def parse_lines(data: bytes, committed: int, into: dict[int, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Parse whole bucket lines of ``data`` into ``into`` (minute → seq → line; a later line of the same
-    seq wins); return the lines whose ``seq`` is above ``committed`` (a fold still being written)."""
-    pending = []
-    bad = 0
-    for raw in data.split(b"\n"):
-        if not raw.strip():
-            continue
-        try:
-            line = loads_strict(raw)
-        except (RecordError, ValueError):
-            bad += 1
-            continue
-        if not buckets.is_valid_line(line):
-            bad += 1
-        elif line["seq"] > committed:
-            pending.append(line)
-        else:
-            into.setdefault(line["m"], {})[line["seq"]] = line
-    if bad:
-        logger.warning("bucket lines skipped as unreadable: %d", bad)
-    return pending
-
-
-def read_day_totals(path: Path) -> dict[str, dict[str, Any]]:
-    """``{day: {"d", "size", "t"}}`` of a month's totals file; the newest line of a day wins."""
-    out: dict[str, dict[str, Any]] = {}
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return out
-    for raw in data[: data.rfind(b"\n") + 1].split(b"\n"):
-        try:
-            line = loads_strict(raw) if raw.strip() else None
-        except (RecordError, ValueError):
-            continue
-        if isinstance(line, dict) and isinstance(line.get("d"), str) and isinstance(line.get("t"), dict):
-            out[line["d"]] = line
-    return out
-
-
-def read_minutes(path: Path, committed: int) -> dict[int, list[dict[str, Any]]]:
-    """Every committed delta line of one file, by minute (in ``seq`` order)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    into: dict[int, dict[int, dict[str, Any]]] = {}
-    parse_lines(data[: data.rfind(b"\n") + 1], committed, into)
-    return {m: [by_seq[s] for s in sorted(by_seq)] for m, by_seq in into.items()}
-
-
-def day_start(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.n += 1
+            yield item
 
 
 __all__ = [

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import buckets
+from .bucketlines import day_start
 from .bucketread import BucketReader
-from .bucketstore import day_start
 from .coins import coin_of
 from .eventstore import EventStore, day_of
 

@@ -28,6 +28,7 @@ from .store import append_durably
 logger = logging.getLogger(__name__)
 
 PREFIX = "liquidations-"
+Pair = tuple[int, dict[str, Any]]  # (byte offset of the line, the event)
 
 
 def day_of(ts_ms: int) -> date:
@@ -100,33 +101,53 @@ class EventStore:
         except FileNotFoundError:
             return 0
 
-    def read_from(self, day: date, offset: int, end: int | None = None) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-        """``(byte_offset, event)`` of the whole lines of ``day``'s file from ``offset`` (a line start) to
-        ``end`` (default: the end of the last whole line now), and the offset reading stopped at. A line
-        still being written is left for the next call; a bad line is skipped (its bytes count as read)."""
-        out: list[tuple[int, dict[str, Any]]] = []
+    def read_from(self, day: date, offset: int) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """``iter_from`` as a list: for small reads (the appends of a few minutes)."""
+        stop, pairs = self.iter_from(day, offset)
+        return list(pairs), stop
+
+    def iter_from(
+        self, day: date, offset: int, chunk: int = 8 << 20
+    ) -> tuple[int, Iterator[tuple[int, dict[str, Any]]]]:
+        """``(stop, pairs)``: where the whole lines of ``day``'s file end now, and an iterator of
+        ``(byte_offset, event)`` for the lines from ``offset`` (a line start) to ``stop``, read ``chunk``
+        bytes at a time (a day of a million events is never held whole). A line still being written is
+        left for the next call; a bad line is skipped (its bytes count as read)."""
+        path = self.path_for(day)
         try:
-            f = open(self.path_for(day), "rb")  # noqa: SIM115 (closed by the with below)
+            size = path.stat().st_size
         except FileNotFoundError:
-            return out, offset
-        with f:
+            return offset, iter(())
+        stop = _last_line_end(path, offset, size)
+        return stop, self._pairs(path, offset, stop, chunk)
+
+    def _pairs(self, path: Path, offset: int, stop: int, chunk: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        skipped = 0
+        with open(path, "rb") as f:
             f.seek(offset)
-            data = f.read() if end is None else f.read(max(0, end - offset))
-        stop = data.rfind(b"\n") + 1
-        pos, skipped = 0, 0
-        while pos < stop:
-            nl = data.index(b"\n", pos)
-            try:
-                event = loads_strict(data[pos : nl + 1])
-                if not isinstance(event, dict) or not isinstance(event.get("ts_ms"), int):
-                    raise RecordError("not an event")
-                out.append((offset + pos, event))
-            except (ValueError, RecordError):
-                skipped += 1
-            pos = nl + 1
+            pos, carry = offset, b""
+            while pos < stop:
+                block = f.read(min(chunk, stop - pos))
+                if not block:
+                    break
+                base = pos - len(carry)
+                data = carry + block
+                pos += len(block)
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                at = 0
+                while at < cut:
+                    nl = data.index(b"\n", at)
+                    try:
+                        event = loads_strict(data[at : nl + 1])
+                        if not isinstance(event, dict) or not isinstance(event.get("ts_ms"), int):
+                            raise RecordError("not an event")
+                        yield base + at, event
+                    except (ValueError, RecordError):
+                        skipped += 1
+                    at = nl + 1
         if skipped:
-            logger.warning("%s: skipped %d bad line(s)", self.path_for(day), skipped)
-        return out, offset + stop
+            logger.warning("%s: skipped %d bad line(s)", path, skipped)
 
     def read_backward(self, day: date, block: int = 256 * 1024) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(byte_offset, event)`` of ``day``'s whole lines, last line first (a tape reads the newest
@@ -222,3 +243,17 @@ class EventStore:
     @property
     def remembered(self) -> int:
         return len(self._seen)
+
+
+def _last_line_end(path: Path, floor: int, size: int) -> int:
+    """The offset just past the last ``\\n`` at or after ``floor`` in the first ``size`` bytes (else ``floor``)."""
+    with open(path, "rb") as f:
+        pos = size
+        while pos > floor:
+            start = max(floor, pos - 64 * 1024)
+            f.seek(start)
+            idx = f.read(pos - start).rfind(b"\n")
+            if idx >= 0:
+                return start + idx + 1
+            pos = start
+    return floor

@@ -46,16 +46,26 @@ class BucketReader:
         self.store = store
         self._days: OrderedDict[tuple[str, str, date], _Day] = OrderedDict()
         self._lock = threading.RLock()
+        self._mark: tuple[tuple[int, int, int] | None, int] = (None, 0)
         self._totals: dict[Path, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}
 
     def committed(self) -> int:
-        """The newest committed fold's ``seq`` (0 before the first fold)."""
-        mark = self.store.mark()
-        return mark.seq if mark else 0
+        """The newest committed fold's ``seq`` (0 before the first fold); read again only when
+        ``folds.jsonl`` changed (a 2,000-bar answer asks 4,000 times)."""
+        try:
+            st = os.stat(self.store.folds_path)
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            return 0
+        with self._lock:
+            if self._mark[0] != stamp:
+                mark = self.store.mark()
+                self._mark = (stamp, mark.seq if mark else 0)
+            return self._mark[1]
 
     def available(self) -> bool:
         """Whether any fold has been committed (the keyless source keeps buckets)."""
-        return self.store.folds_path.exists() and self.committed() > 0
+        return self.committed() > 0
 
     def _day(self, table: str, day: date, committed: int) -> _Day:
         path = self.store.path(table, day)

@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .series import INTERVALS, TIME_FORMATS_HELP, parse_time
+from .series import AGGREGATES, INTERVALS, TIME_FORMATS_HELP, parse_time
 
 #: The longest window one request may cover. Longer history: ask for it in pieces (or export by month).
 MAX_SPAN_DAYS = 31
@@ -67,7 +67,21 @@ class WindowQuerySerializer(QuerySerializer):
     interval = serializers.ChoiceField(
         choices=list(INTERVALS),
         default="1m",
-        help_text="Bucket width. Above 1m each bucket holds its last record's values plus max_hour_1_amount.",
+        help_text=(
+            "Bucket width. Above 1m each bucket is folded by agg and carries max_hour_1_amount (its peak "
+            "hour_1_amount), count (its records) and agg; timestamp and datetime are its last record's."
+        ),
+    )
+    agg = serializers.ChoiceField(
+        choices=list(AGGREGATES),
+        default="max",
+        help_text=(
+            "How a bucket (interval above 1m) folds its records' numbers: max = each numeric top-level field "
+            "(hour_1_amount, panic_index, hour_24_amount, total_position, hour_1_long, …) is its own maximum "
+            "over the bucket, so a one-minute peak survives; mean = the mean, rounded to 6 decimals; last = "
+            "the last record's values. timestamp, datetime, source_time and nested or non-numeric fields "
+            "(by_exchange, coverage, prices, source, lower_bound) are always the last record's. Ignored for 1m."
+        ),
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +164,12 @@ class RecordSerializer(serializers.Serializer):
         help_text="Keyless source: mark prices of BTC and ETH in USD, the median of the venues' main contracts",
     )
     max_hour_1_amount = serializers.FloatField(required=False, help_text="With interval > 1m: the bucket's peak")
+    count = serializers.IntegerField(required=False, help_text="With interval > 1m: the records in the bucket")
+    agg = serializers.ChoiceField(
+        choices=list(AGGREGATES),
+        required=False,
+        help_text="With interval > 1m: how the bucket's numeric fields were folded (max, mean or last)",
+    )
 
 
 class HistoryResponseSerializer(serializers.Serializer):
@@ -157,6 +177,16 @@ class HistoryResponseSerializer(serializers.Serializer):
     start = serializers.IntegerField(allow_null=True, help_text="Requested start_time, Unix seconds")
     end = serializers.IntegerField(allow_null=True, help_text="Requested end_time, Unix seconds")
     interval = serializers.ChoiceField(choices=list(INTERVALS))
+    agg = serializers.ChoiceField(choices=list(AGGREGATES), help_text="The agg asked for (used above 1m only)")
+    gaps = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
+        help_text=(
+            "Missing minutes of the asked range as [from, to] (Unix seconds of the first and the last missing "
+            "minute's start, inclusive). The range runs from start_time (without it: the first record, or "
+            "the first bucket's start) to end_time or now; minutes after now, and the current minute until "
+            "it has a record, are never gaps. When limit cut a 1m answer short, from its first record."
+        ),
+    )
     results = RecordSerializer(many=True, help_text="Oldest first")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -74,35 +75,154 @@ def present(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def bucket(records: Iterable[Mapping[str, Any]], seconds: int) -> Iterator[dict[str, Any]]:
+#: How a bucket (interval > 1m) folds its records' numbers: their maximum, their mean, or the last one.
+AGGREGATES: tuple[str, ...] = ("max", "mean", "last")
+#: Numeric top-level fields that are times, not measurements: always the bucket's last record's.
+_TIMES = frozenset({"timestamp", "source_time"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class MinuteRuns:
+    """The minutes of the records read, oldest first, kept as runs of consecutive minutes: memory
+    grows with the number of gaps, not with the window, so a long streamed read stays cheap.
+
+    Timestamps must come oldest first, as every store read returns them; one older than the newest
+    minute seen (a second record of a minute) adds nothing."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self) -> None:
+        self.runs: list[list[int]] = []  # [first minute, last minute] of each run, ascending
+
+    def add(self, timestamp: int) -> None:
+        minute = minute_of(timestamp)
+        if self.runs and minute <= self.runs[-1][1] + 1:
+            self.runs[-1][1] = max(self.runs[-1][1], minute)
+        else:
+            self.runs.append([minute, minute])
+
+    def clear(self) -> None:
+        self.runs.clear()
+
+    def __contains__(self, minute: int) -> bool:
+        i = bisect_right(self.runs, minute, key=lambda run: run[0]) - 1
+        return i >= 0 and self.runs[i][1] >= minute
+
+    def gaps(self, first_minute: int, last_minute: int) -> list[list[int]]:
+        """The minutes of ``[first_minute, last_minute]`` not seen, as ``missing_minutes`` gives them."""
+        gaps: list[list[int]] = []
+        expected = first_minute  # the next minute we hope to see
+        for low, high in self.runs:
+            if high < expected:
+                continue
+            if low > last_minute:
+                break
+            if low > expected:
+                gaps.append([expected * 60, (low - 1) * 60])
+            expected = high + 1
+        if expected <= last_minute:
+            gaps.append([expected * 60, last_minute * 60])
+        return gaps
+
+
+class _Fold:
+    """One bucket being filled: its last record, count, peak and the per-field max or sum."""
+
+    __slots__ = ("agg", "count", "key", "last", "peak", "sums", "tallies", "tops")
+
+    def __init__(self, key: int, agg: str | None) -> None:
+        self.key, self.agg, self.count = key, agg, 0
+        self.last: Mapping[str, Any] = {}
+        self.peak: Any = None
+        self.tops: dict[str, Any] = {}
+        self.sums: dict[str, float] = {}
+        self.tallies: dict[str, int] = {}
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.last = record
+        self.count += 1
+        amount = record["hour_1_amount"]
+        self.peak = amount if self.peak is None else max(self.peak, amount)
+        if self.agg in ("last", None):
+            return
+        for name, value in record.items():
+            if name in _TIMES or not _is_number(value):
+                continue
+            if self.agg == "max":
+                self.tops[name] = max(self.tops.get(name, value), value)
+            else:
+                self.sums[name] = self.sums.get(name, 0.0) + value
+                self.tallies[name] = self.tallies.get(name, 0) + 1
+
+    def result(self) -> dict[str, Any]:
+        out = dict(self.last)
+        for name, value in out.items():
+            if name in _TIMES or not _is_number(value):
+                continue
+            if self.agg == "max":
+                out[name] = self.tops[name]
+            elif self.agg == "mean":
+                out[name] = round(self.sums[name] / self.tallies[name], 6)
+        out["max_hour_1_amount"] = self.peak
+        if self.agg is not None:
+            out["count"] = self.count
+            out["agg"] = self.agg
+        return out
+
+
+def bucket(
+    records: Iterable[Mapping[str, Any]], seconds: int, agg: str | None = None, minutes: MinuteRuns | None = None
+) -> Iterator[dict[str, Any]]:
     """Fold records (oldest first) into ``seconds``-wide buckets aligned to the epoch, lazily.
 
-    Each bucket is its last record's values plus ``max_hour_1_amount``, the largest
-    ``hour_1_amount`` in the bucket, so a short spike survives downsampling. Buckets without
-    records are not invented.
+    A bucket is its last record (``timestamp``, ``datetime``, and every non-numeric or nested field:
+    ``source``, ``by_exchange``, ``coverage``, ``prices``, ``lower_bound``), except that with
+    ``agg`` "max" / "mean" each numeric top-level field of that record (not ``timestamp`` or
+    ``source_time``; booleans are not numbers) is its maximum / mean over the bucket's records that
+    carry it as a number, the mean rounded to 6 decimals. Every bucket also holds
+    ``max_hour_1_amount`` (the largest ``hour_1_amount``, so a short spike survives downsampling
+    whatever ``agg``), ``count`` (its records) and ``agg``. Buckets without records are not
+    invented. Each record's timestamp also goes to ``minutes`` when given (for the gaps). ``agg``
+    None is the fold from before ``agg`` existed (exports use it): "last" without count and agg.
     """
-    current: dict[str, Any] | None = None
-    current_key: int | None = None
+    if agg is not None and agg not in AGGREGATES:
+        raise ValueError(f"agg must be one of {', '.join(AGGREGATES)}")
+    fold: _Fold | None = None
     for record in records:
+        if minutes is not None:
+            minutes.add(record["timestamp"])
         key = record["timestamp"] // seconds
-        if key != current_key:
-            if current is not None:
-                yield current
-            current_key = key
-            current = {**record, "max_hour_1_amount": record["hour_1_amount"]}
-        else:
-            peak = max(current["max_hour_1_amount"], record["hour_1_amount"])
-            current = {**record, "max_hour_1_amount": peak}
-    if current is not None:
-        yield current
+        if fold is None or key != fold.key:
+            if fold is not None:
+                yield fold.result()
+            fold = _Fold(key, agg)
+        fold.add(record)
+    if fold is not None:
+        yield fold.result()
 
 
-def select(store: JsonlStore, start: int | None, end: int | None, limit: int, interval: str) -> list[dict[str, Any]]:
-    """The records (``1m``) or buckets (wider intervals) of ``[start, end]``, the most recent
-    ``limit`` of them, oldest first. Without ``start``, a bucketed read covers just the ``limit``
-    buckets that end at ``end`` (or at the newest record)."""
+def select(
+    store: JsonlStore,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    interval: str,
+    agg: str | None = None,
+    minutes: MinuteRuns | None = None,
+) -> list[dict[str, Any]]:
+    """The records (``1m``) or buckets (wider intervals, folded by ``agg`` as ``bucket`` does) of ``[start, end]``,
+    the most recent ``limit`` of them, oldest first. Without ``start``, a bucketed read covers just
+    the ``limit`` buckets that end at ``end`` (or at the newest record). The timestamps of every
+    record read (all those folded into buckets, even buckets beyond ``limit``) go to ``minutes``."""
     if interval == "1m":
-        return store.range(start, end, limit)
+        records = store.range(start, end, limit)
+        if minutes is not None:
+            for record in records:
+                minutes.add(record["timestamp"])
+        return records
     seconds = INTERVALS[interval]
     if start is None:
         newest = store.latest()
@@ -112,9 +232,48 @@ def select(store: JsonlStore, start: int | None, end: int | None, limit: int, in
         start = (top // seconds - limit + 1) * seconds
     # Streamed: a 30-day window is folded into buckets as it is read, never held whole.
     try:
-        return list(deque(bucket(store.iter_range(start, end), seconds), maxlen=limit))
+        return list(deque(bucket(store.iter_range(start, end), seconds, agg, minutes), maxlen=limit))
     except Unsorted:  # records out of order around the window: the store's sorted full scan
-        return list(deque(bucket(store.range(start, end), seconds), maxlen=limit))
+        if minutes is not None:
+            minutes.clear()
+        return list(deque(bucket(store.range(start, end), seconds, agg, minutes), maxlen=limit))
+
+
+def history(
+    store: JsonlStore, start: int | None, end: int | None, limit: int, interval: str, agg: str, now: float
+) -> tuple[list[dict[str, Any]], list[list[int]]]:
+    """``select`` and the missing minutes of the asked range, from the same single read.
+
+    The range runs from ``start`` (its first whole minute) or, without it, from the first record
+    returned (the first bucket's start for wider intervals), to ``end`` (its last whole minute) or
+    now. Minutes after now are never gaps, nor is the current one (its collection may not have run
+    yet) unless it has a record. When ``limit`` cut a ``1m`` answer short, the range starts at its
+    first record: the minutes before it were not read. No records and no ``start``: no gaps.
+    """
+    seen = MinuteRuns()
+    probe = limit + 1 if interval == "1m" and start is not None else limit  # one more: was it cut?
+    items = select(store, start, end, probe, interval, agg, seen)
+    cut = len(items) > limit
+    if cut:
+        items = items[1:]
+    if start is not None and not cut:
+        first_minute = -(-start // 60)
+    elif items:
+        seconds = INTERVALS[interval]
+        first_minute = items[0]["timestamp"] // seconds * seconds // 60
+    else:
+        return items, []
+    now_minute = minute_of(int(now))
+    last_minute = now_minute if end is None else min(now_minute, (end + 1) // 60 - 1)
+    if last_minute == now_minute and now_minute not in seen:
+        last_minute -= 1  # this minute's collection may not have run yet
+    return items, seen.gaps(first_minute, last_minute)
+
+
+def gaps_follow_clock(end: int | None, now: float) -> bool:
+    """Whether ``history``'s gaps for a window ending at ``end`` can change as time passes with no
+    new record (the range then ends at the current minute, not at ``end``)."""
+    return end is None or (end + 1) // 60 - 1 >= minute_of(int(now))
 
 
 def missing_minutes(timestamps: Iterable[int], first_minute: int, last_minute: int) -> list[list[int]]:
@@ -124,19 +283,10 @@ def missing_minutes(timestamps: Iterable[int], first_minute: int, last_minute: i
     start, both inclusive. Costs O(n log n) in the number of timestamps, whatever their values (a
     record dated in 9999 must not make a loop over every minute in between).
     """
-    gaps: list[list[int]] = []
-    expected = first_minute  # the next minute we hope to see
-    for minute in sorted({minute_of(ts) for ts in timestamps}):
-        if minute < expected:
-            continue
-        if minute > last_minute:
-            break
-        if minute > expected:
-            gaps.append([expected * 60, (minute - 1) * 60])
-        expected = minute + 1
-    if expected <= last_minute:
-        gaps.append([expected * 60, last_minute * 60])
-    return gaps
+    seen = MinuteRuns()
+    for ts in sorted(timestamps):
+        seen.add(ts)
+    return seen.gaps(first_minute, last_minute)
 
 
 def _summary(records: list[Mapping[str, Any]], field: str) -> dict[str, Any]:

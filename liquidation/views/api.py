@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponseBase
@@ -46,7 +47,7 @@ class HistoryView(SeriesAPIView):
         description=(
             "Records of one minute each (or buckets with `interval`), oldest first. Amounts in 万 USD "
             "(10,000 USD), open interest in 亿 USD (100,000,000 USD). Missing minutes are missing: "
-            "nothing is interpolated."
+            "nothing is interpolated; `gaps` lists them. Buckets fold their records by `agg` (default max)."
         ),
         parameters=[WindowQuerySerializer],
         responses={200: HistoryResponseSerializer, **ERRORS},
@@ -55,16 +56,27 @@ class HistoryView(SeriesAPIView):
         p = window(request)
         if (response := self.not_modified(request)) is not None:
             return response
-        records = series.select(self.store, p.get("start_time"), p.get("end_time"), p["limit"], p["interval"])
+        start, end = p.get("start_time"), p.get("end_time")
+        records, gaps = series.history(self.store, start, end, p["limit"], p["interval"], p["agg"], time.time())
         return Response(
             {
                 "count": len(records),
-                "start": p.get("start_time"),
-                "end": p.get("end_time"),
+                "start": start,
+                "end": end,
                 "interval": p["interval"],
+                "agg": p["agg"],
+                "gaps": gaps,
                 "results": [series.present(r) for r in records],
             }
         )
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A window reaching the current minute has gaps that grow while no record comes: its ETag
+        # then changes every minute, like the other clock-dependent answers'.
+        q = WindowQuerySerializer(data=request.query_params)
+        end = q.validated_data.get("end_time") if q.is_valid() else None
+        self.time_dependent = series.gaps_follow_clock(end, time.time())
+        super().initial(request, *args, **kwargs)
 
 
 class LatestView(SeriesAPIView):

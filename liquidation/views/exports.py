@@ -43,7 +43,9 @@ class ExportView(SeriesAPIView):
         p = window(request)
         if (response := self.not_modified(request)) is not None:
             return response
-        records = series.select(self.store, p.get("start_time"), p.get("end_time"), p["limit"], p["interval"])
+        records = series.select(
+            self.store, p.get("start_time"), p.get("end_time"), p["limit"], p["interval"], agg=p["agg"]
+        )
         first = records[0]["timestamp"] if records else 0
         last = records[-1]["timestamp"] if records else 0
         response = StreamingHttpResponse(self.stream(records), content_type=f"{self.media_type}; charset=utf-8")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -275,10 +276,15 @@ class BucketStore:
         lines = [dumps({k: v for k, v in vars(m).items() if v is not None}) for m in reversed(marks)]
         write_bytes_atomic(self.folds_path, b"".join(lines))
 
-    def rebuild_day(self, events: EventStore, day: date) -> tuple[int, int]:
+    def rebuild_day(self, events: EventStore, day: date, now: float | None = None) -> tuple[int, int]:
         """Recompute ``day``'s buckets from its event file (coverage kept from the old lines; a minute that
         had none is live for the venues with events in it), write them compacted, and move the fold
-        cursor of that file to where this read stopped. Returns (events, minutes)."""
+        cursor of that file to where this read stopped. Returns (events, minutes).
+
+        The cursor moves in a commit line of the *same* ``seq`` (the delta lines a crashed fold left, of
+        the next seq, stay uncommitted and are replayed by the next fold, not counted twice), stamped
+        ``now`` (default: the clock), so ``stored_since`` for a time before the rebuild still reads from
+        the older fold's cursor."""
         with self._lock():
             mark = self.mark() or Mark()
             stop, pairs = events.iter_from(day, 0)
@@ -295,7 +301,7 @@ class BucketStore:
                 self._write_compacted(table, day, fresh)
             if mark.cursor.get(day.isoformat()) != stop:
                 cursor = {**mark.cursor, day.isoformat(): stop}
-                commit = {"seq": mark.seq + 1, "at": mark.at, "cursor": cursor}
+                commit = {"seq": mark.seq, "at": int(time.time() if now is None else now), "cursor": cursor}
                 for key in ("covered", "compacted", "done_before"):
                     if getattr(mark, key) is not None:
                         commit[key] = getattr(mark, key)

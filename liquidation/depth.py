@@ -234,6 +234,7 @@ def tape(
     """The newest liquidations before ``before_ms``, newest first, filtered; at most ``TAPE_DAYS`` day files
     are read (``next_before`` says where to continue, or null when nothing older is stored)."""
     heap: list[tuple[int, int, dict[str, Any]]] = []
+    left_out = -1  # the newest ts_ms of a matching event that did not fit in the page
     day = day_of(before_ms - 1)
     oldest = min(events.days(), default=day)
     scanned = 0
@@ -258,13 +259,18 @@ def tape(
             item = (e["ts_ms"], -offset, {**_public(e), "coin": coin})
             if len(heap) < limit:
                 heapq.heappush(heap, item)
-            elif item[:2] > heap[0][:2]:
-                heapq.heapreplace(heap, item)
+            else:  # this one or the oldest kept is left out (an unread line is older than both)
+                left_out = max(left_out, heapq.heappushpop(heap, item)[0])
         scanned += 1
         day = day.fromordinal(day.toordinal() - 1)
     results = [item[2] for item in sorted(heap, key=lambda i: i[:2], reverse=True)]
     if len(results) >= limit:
-        next_before = results[-1]["ts_ms"]
+        # A full page that ends inside a millisecond whose other events did not fit moves that millisecond
+        # whole to the next page (``next_before`` just after it): paging neither repeats nor loses one,
+        # unless one millisecond alone holds more than ``limit`` events (the rest of it is skipped).
+        last = results[-1]["ts_ms"]
+        newer = [r for r in results if r["ts_ms"] != last]
+        results, next_before = (newer, last + 1) if newer and left_out == last else (results, last)
     else:
         next_before = day_start(day) * 1000 + 86_400_000 if day >= oldest else None
     return {"available": True, "count": len(results), "next_before": next_before, "results": results}

@@ -12,6 +12,7 @@ Django-free.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -26,7 +27,10 @@ from .bucketlines import day_start, parse_lines, read_day_totals
 from .bucketstore import BucketStore
 from .eventstore import day_of
 
+logger = logging.getLogger(__name__)
+
 HOUR = 3600
+TAIL = 256
 MAX_DAYS = 12  # day files held per process (venues and coins of six days)
 
 
@@ -39,6 +43,7 @@ class _Day:
     pending: list[dict[str, Any]] = field(default_factory=list)
     merged: dict[int, buckets.Line] = field(default_factory=dict)
     hours: dict[int, buckets.Line] = field(default_factory=dict)
+    tail: bytes = b""  # the last bytes parsed: an "append" that does not continue them is a rewrite
 
 
 class BucketReader:
@@ -95,9 +100,14 @@ class BucketReader:
                 cached.pending, cached.committed = still, committed
             if size > cached.size:
                 with open(path, "rb") as f:
-                    f.seek(cached.size)
+                    f.seek(cached.size - len(cached.tail))
+                    if f.read(len(cached.tail)) != cached.tail:  # rewritten, on a reused inode: read it all
+                        cached = self._days[key] = _Day(ident=ident, committed=committed)
+                        touched = set()
+                        f.seek(0)
                     data = f.read(size - cached.size)
                 whole = data[: data.rfind(b"\n") + 1]
+                cached.tail = (cached.tail + whole)[-TAIL:]
                 fresh: dict[int, dict[int, dict[str, Any]]] = {}
                 cached.pending.extend(parse_lines(whole, committed, fresh))
                 for m, by_seq in fresh.items():
@@ -106,7 +116,9 @@ class BucketReader:
                 cached.size += len(whole)
             for m in touched:
                 by_seq = cached.by_seq[m]
-                cached.merged[m] = buckets.merge(by_seq[s] for s in sorted(by_seq))
+                cached.merged[m], bad = buckets.safe_merge(by_seq[s] for s in sorted(by_seq))
+                if bad:
+                    logger.warning("%s: minute %d: %d bucket line(s) of the wrong shape left out", path, m, bad)
                 cached.hours.pop(m // HOUR * HOUR, None)
             return cached
 
@@ -157,7 +169,7 @@ class BucketReader:
         with self._lock:
             cached = self._totals.get(path)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, read_day_totals(path))
+                cached = (stamp, {d: e for d, e in read_day_totals(path).items() if _usable(e.get("t"))})
                 self._totals[path] = cached
             entry = cached[1].get(day.isoformat())
         if entry is not None and entry.get("size") == size:
@@ -178,6 +190,15 @@ class BucketReader:
     def present(self, start: int, end: int) -> set[int]:
         """The minutes in ``[start, end]`` that have a bucket (the rest are gaps)."""
         return set(self.minutes("venues", start, end))
+
+
+def _usable(total: Any) -> bool:
+    """Whether a recorded day total has the shape ``buckets.accumulate`` reads (else it is recomputed)."""
+    try:
+        buckets.accumulate(buckets.empty_total(), total)
+    except buckets.MALFORMED:
+        return False
+    return isinstance(total, dict) and isinstance(total.get("n"), int)
 
 
 def _days_between(start: int, end: int) -> Iterator[date]:

@@ -150,3 +150,26 @@ def accumulate(total: Line, part: Mapping[str, Any]) -> Line:
     _merge_x(total["x"], part.get("x") or {})
     _merge_c(total["c"], part.get("c") or {})
     return total
+
+
+MALFORMED = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+
+
+def safe_merge(lines: Iterable[Mapping[str, Any]]) -> tuple[Line, int]:
+    """``merge``, leaving out any line whose cells are not of the written shape (a hand-edited or damaged
+    file): one bad line never fails a read or a compaction. Returns (bucket, lines left out)."""
+    good = list(lines)
+    bad = 0
+    while True:
+        try:
+            return merge(good), bad
+        except MALFORMED:
+            for i, line in enumerate(good):
+                try:
+                    merge([line])
+                except MALFORMED:
+                    del good[i]
+                    bad += 1
+                    break
+            else:  # pragma: no cover - merge failed although every line merges alone
+                return merge([]), bad + len(good)

@@ -239,7 +239,7 @@ class BucketStore:
             path = self.path(table, day)
             if not path.exists():
                 continue
-            merged = {m: buckets.merge(lines) for m, lines in read_minutes(path, committed).items()}
+            merged = {m: buckets.safe_merge(lines)[0] for m, lines in read_minutes(path, committed).items()}
             self._write_compacted(table, day, merged)
 
     def _write_compacted(self, table: str, day: date, merged: Mapping[int, buckets.Line]) -> None:
@@ -291,7 +291,7 @@ class BucketStore:
             counted = _Counted(pairs)
             fresh = buckets.fold(counted)
             venue_path = self.path("venues", day)
-            old = {m: buckets.merge(ls) for m, ls in read_minutes(venue_path, mark.seq).items()}
+            old = {m: buckets.safe_merge(ls)[0] for m, ls in read_minutes(venue_path, mark.seq).items()}
             for m, b in fresh.items():
                 b["live"] = old[m]["live"] if m in old else sorted(b["x"])
             for m, b in old.items():

@@ -123,16 +123,22 @@ def summary(reader: BucketReader, window: str, now: float, f: Filters) -> dict[s
         "by_coin": [{"coin": coin, **_row(c)} for coin, c in coins],
         "previous": {**previous, "start": prev_start, "end": start - 1, "minutes": pv["n"]},
         "change_pct": change,
-        "coverage": _coverage(vt, seconds // 60),
+        "coverage": _coverage(vt, reader.minutes("venues", now_m, now_m).get(now_m), seconds // 60 - 1),
     }
 
 
-def _coverage(vt: Mapping[str, Any], expected: int) -> dict[str, Any]:
+def _coverage(vt: Mapping[str, Any], current: Mapping[str, Any] | None, expected: int) -> dict[str, Any]:
+    """Coverage of the window's closed minutes: the current one is still filling (its coverage is written
+    when it closes), so it is neither counted nor expected."""
+    lv = dict(vt["lv"])
+    for venue in (current or {}).get("live") or ():
+        lv[venue] -= 1
+    minutes = vt["n"] - (1 if current is not None else 0)
     return {
-        "minutes": vt["n"],
+        "minutes": minutes,
         "expected": expected,
-        "complete": vt["n"] >= expected,
-        "venues": {v: round(n / expected, 4) for v, n in sorted(vt["lv"].items())},
+        "complete": minutes >= expected,
+        "venues": {v: round(n / expected, 4) for v, n in sorted(lv.items()) if n > 0},
     }
 
 

@@ -130,7 +130,7 @@ class PreviousSerializer(TotalsSerializer):
 
 class CoverageSerializer(serializers.Serializer):
     minutes = serializers.IntegerField(help_text="Minutes with a bucket (the rest are gaps)")
-    expected = serializers.IntegerField(help_text="Minutes in the window")
+    expected = serializers.IntegerField(help_text="Closed minutes in the window (the current one is still filling)")
     complete = serializers.BooleanField()
     venues = serializers.DictField(child=serializers.FloatField(), help_text="Share of minutes each venue was live")
 

@@ -100,13 +100,14 @@ def test_summary_coverage_counts_the_covered_minutes_of_the_window(tmp_path):
     got = depth.summary(reader(store), "1h", at(12, 30, 20), Filters())
     assert got["coverage"] == {
         "minutes": 35,  # 11:31 to 12:05
-        "expected": 60,
+        "expected": 59,  # the closed minutes: the current one (12:30) is still filling
         "complete": False,
-        "venues": {v: round(35 / 60, 4) for v in sorted(ALL_LIVE)},
+        "venues": {v: round(35 / 59, 4) for v in sorted(ALL_LIVE)},
     }
     store.fold(events, ALL_LIVE, at(12, 30, 5))
     got = depth.summary(reader(store), "1h", at(12, 30, 20), Filters())
-    assert got["coverage"]["minutes"] == 59  # the current minute is still filling: not covered yet
+    assert got["coverage"]["minutes"] == 59 and got["coverage"]["complete"] is True
+    assert got["coverage"]["venues"] == {v: 1.0 for v in sorted(ALL_LIVE)}
 
 
 def test_summary_with_an_exchange_filter_counts_that_venue_only(tmp_path):

@@ -25,8 +25,9 @@ def base_line(table: str, m: int, bucket: Mapping[str, Any]) -> dict[str, Any]:
     if table == "coins":
         return {"m": m, "seq": 0, "c": bucket.get("c") or {}}
     line: dict[str, Any] = {"m": m, "seq": 0, "live": bucket.get("live") or []}
-    if "o" in bucket:
-        line["o"] = bucket["o"]
+    for key in ("o", "e"):
+        if key in bucket:
+            line[key] = bucket[key]
     if bucket.get("x"):
         line["x"] = bucket["x"]
     return line

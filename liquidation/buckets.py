@@ -6,8 +6,8 @@ A minute's bucket holds, for the liquidations whose ``ts_ms`` falls in that UTC 
 - ``c``: per coin × venue ``[long_usd, long_count, short_usd, short_count, largest_usd, largest_side,
   largest_symbol, largest_ts_ms]`` (coin = ``coins.coin_of(symbol)``: ``1000PEPEUSDT`` and ``kPEPE`` are PEPE);
 - ``live``: the venues whose feed was complete for the whole minute (its coverage);
-- ``o``: the smallest byte offset, in the minute's event day file, of any of its events (``depth.tape``
-  uses it to stop reading early).
+- ``o`` and ``e``: the smallest and the largest byte offset, in the minute's event day file, of any of its
+  events (``tape`` reads just those spans of the file).
 
 On disk a bucket is one or more *delta lines* (``bucketstore``), each adding the events of one fold; a
 reader sums them (``merge``). A minute without any line is a **gap** (no venue was live, nothing known);
@@ -61,13 +61,13 @@ def add_event(venues: Line, coins: Line, event: Mapping[str, Any]) -> None:
 
 
 def fold(events: Iterable[tuple[int, Mapping[str, Any]]]) -> dict[int, Line]:
-    """Fold ``(byte_offset, event)`` pairs into ``{minute: {"x", "c", "o"}}``. Every event counts towards
-    ``o`` (the smallest offset); only countable ones towards the cells."""
+    """Fold ``(byte_offset, event)`` pairs into ``{minute: {"x", "c", "o", "e"}}``. Every event counts towards
+    ``o`` and ``e`` (the smallest and largest offset); only countable ones towards the cells."""
     out: dict[int, Line] = {}
     for offset, event in events:
         minute = minute_of_ms(int(event["ts_ms"]))
-        line = out.setdefault(minute, {"x": {}, "c": {}, "o": offset})
-        line["o"] = min(line["o"], offset)
+        line = out.setdefault(minute, {"x": {}, "c": {}, "o": offset, "e": offset})
+        line["o"], line["e"] = min(line["o"], offset), max(line["e"], offset)
         if countable(event):
             add_event(line["x"], line["c"], event)
     return out
@@ -96,7 +96,8 @@ def _merge_c(into: Line, cells: Mapping[str, Any]) -> None:
 
 
 def merge(lines: Iterable[Mapping[str, Any]]) -> Line:
-    """One minute's bucket from its delta lines: cells summed, ``live`` united, ``o`` the smallest."""
+    """One minute's bucket from its delta lines: cells summed, ``live`` united, ``o`` the smallest, ``e`` the
+    largest."""
     out: Line = {"live": [], "x": {}, "c": {}}
     live: set[str] = set()
     for line in lines:
@@ -105,6 +106,8 @@ def merge(lines: Iterable[Mapping[str, Any]]) -> Line:
         _merge_c(out["c"], line.get("c") or {})
         if isinstance(line.get("o"), int):
             out["o"] = min(out.get("o", line["o"]), line["o"])
+        if isinstance(line.get("e"), int):
+            out["e"] = max(out.get("e", line["e"]), line["e"])
     out["live"] = sorted(live)
     return out
 

@@ -4,9 +4,9 @@ Files, in ``<events dir>/buckets/``:
 
 - ``venues-YYYY-MM-DD.jsonl`` and ``coins-YYYY-MM-DD.jsonl``: one table each, one file per UTC day of the
   minutes they hold. A line is a *delta*: ``{"m": minute, "seq": fold, ...}`` adds one fold's events of
-  that minute (venue cells ``x``, coverage ``live``, first offset ``o``; or coin cells ``c``). A minute's
-  bucket is the sum of its lines; two lines of one minute with the same ``seq`` are one fold written
-  twice (a crash, then the replay), and the later one counts.
+  that minute (venue cells ``x``, coverage ``live``, first and last offsets ``o``/``e``; or coin cells
+  ``c``). A minute's bucket is the sum of its lines; two lines of one minute with the same ``seq`` are one
+  fold written twice (a crash, then the replay), and the later one counts.
 - ``folds.jsonl``: one line per fold, appended *after* its delta lines: ``{"seq", "at", "cursor"}``, where
   ``cursor`` is how far (bytes) each event day file has been folded. This line is the commit: readers
   ignore delta lines with a ``seq`` above the newest one here, and a fold that crashed before writing it is
@@ -201,7 +201,7 @@ class BucketStore:
         for m in sorted(deltas):
             d = deltas[m]
             venue_line: dict[str, Any] = {"m": m, "seq": seq}
-            for key in ("live", "o"):
+            for key in ("live", "o", "e"):
                 if key in d:
                     venue_line[key] = d[key]
             if d.get("x"):

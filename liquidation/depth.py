@@ -1,4 +1,4 @@
-"""What the depth endpoints answer, from the minute buckets and the event store: summary, bars, tape.
+"""What the depth endpoints answer from the minute buckets: summary and bars (the tape: ``tape.py``).
 
 Plain USD in fields named ``*_usd``; times as Unix milliseconds (``ts_ms``) or seconds (``start``/``end``).
 A window "ending now" is the ``n`` minutes ending with the current one (which is still filling). A minute
@@ -7,23 +7,18 @@ without a bucket is a gap: bars show it as ``null``, never as zero. Django-free.
 
 from __future__ import annotations
 
-import bisect
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import buckets
-from .bucketlines import day_start
 from .bucketread import BucketReader
-from .coins import coin_of
-from .eventstore import EventStore, day_of
+from .eventstore import day_of
 
 WINDOWS = {"1h": 3600, "4h": 14400, "12h": 43200, "24h": 86400}
 STEPS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
 MAX_STEPS = 2000
 TOP_COINS, BAR_COINS = 20, 10
-TAPE_DAYS = 2  # day files one tape request reads at most; ``next_before`` continues from there
 NOT_AVAILABLE = (
     "no minute buckets: they are kept by the keyless exchanges source (LIQUIDATION_SOURCE=exchanges) "
     "once its collector has run"
@@ -210,85 +205,4 @@ def bars(reader: BucketReader, start: int, end: int, step: str, by: str, now: fl
         "coin": f.coin,
         "series": [{"key": k, "values": v} for k, v in series.items()],
         "minutes": minutes,
-    }
-
-
-def _floors(reader: BucketReader, day: Any) -> tuple[list[int], list[int], int]:
-    """For one day: its minutes with events (ascending), for each the smallest byte offset of any event of
-    that minute or later, and the fold cursor (events appended since the last fold lie at or past it)."""
-    mark = reader.store.mark()
-    cursor = mark.cursor.get(day.isoformat(), 0) if mark else 0
-    lines = reader.minutes("venues", day_start(day), day_start(day) + 86340)
-    minutes = sorted(m for m, b in lines.items() if "o" in b)
-    suffix, low = [0] * len(minutes), cursor
-    for i in range(len(minutes) - 1, -1, -1):
-        low = min(low, lines[minutes[i]]["o"])
-        suffix[i] = low
-    return minutes, suffix, cursor
-
-
-def tape(
-    events: EventStore,
-    reader: BucketReader,
-    *,
-    before_ms: int,
-    limit: int,
-    min_usd: float = 0.0,
-    side: str | None = None,
-    f: Filters = Filters(),
-) -> dict[str, Any]:
-    """The newest liquidations before ``before_ms``, newest first, filtered; at most ``TAPE_DAYS`` day files
-    are read (``next_before`` says where to continue, or null when nothing older is stored)."""
-    heap: list[tuple[int, int, dict[str, Any]]] = []
-    left_out = -1  # the newest ts_ms of a matching event that did not fit in the page
-    day = day_of(before_ms - 1)
-    oldest = min(events.days(), default=day)
-    scanned = 0
-    while day >= oldest and scanned < TAPE_DAYS and len(heap) < limit:
-        minutes, suffix, cursor = _floors(reader, day)
-        floor_of: tuple[int, int] = (-1, 0)  # (minute of the oldest kept, its floor)
-        for offset, e in events.read_backward(day):
-            if len(heap) >= limit:
-                kth = buckets.minute_of_ms(heap[0][0])
-                if floor_of[0] != kth:
-                    i = bisect.bisect_left(minutes, kth)
-                    floor_of = (kth, suffix[i] if i < len(minutes) else cursor)
-                if offset < floor_of[1]:
-                    break  # every event stored before this offset is older than the oldest kept
-            if not (e["ts_ms"] < before_ms and buckets.countable(e) and float(e["usd"]) >= min_usd):
-                continue
-            if side not in (None, e["side"]) or f.exchange not in (None, e.get("exchange")):
-                continue
-            coin = coin_of(str(e.get("symbol", "")))
-            if f.coin not in (None, coin):
-                continue
-            item = (e["ts_ms"], -offset, {**_public(e), "coin": coin})
-            if len(heap) < limit:
-                heapq.heappush(heap, item)
-            else:  # this one or the oldest kept is left out (an unread line is older than both)
-                left_out = max(left_out, heapq.heappushpop(heap, item)[0])
-        scanned += 1
-        day = day.fromordinal(day.toordinal() - 1)
-    results = [item[2] for item in sorted(heap, key=lambda i: i[:2], reverse=True)]
-    if len(results) >= limit:
-        # A full page that ends inside a millisecond whose other events did not fit moves that millisecond
-        # whole to the next page (``next_before`` just after it): paging neither repeats nor loses one,
-        # unless one millisecond alone holds more than ``limit`` events (the rest of it is skipped).
-        last = results[-1]["ts_ms"]
-        newer = [r for r in results if r["ts_ms"] != last]
-        results, next_before = (newer, last + 1) if newer and left_out == last else (results, last)
-    else:
-        next_before = day_start(day) * 1000 + 86_400_000 if day >= oldest else None
-    return {"available": True, "count": len(results), "next_before": next_before, "results": results}
-
-
-def _public(e: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "ts_ms": e["ts_ms"],
-        "exchange": e.get("exchange"),
-        "symbol": e.get("symbol"),
-        "side": e["side"],
-        "price": e.get("price"),
-        "qty": e.get("qty"),
-        "usd": round(float(e["usd"]), 2),
     }

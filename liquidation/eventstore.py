@@ -121,6 +121,20 @@ class EventStore:
         stop = _last_line_end(path, offset, size)
         return stop, self._pairs(path, offset, stop, chunk)
 
+    def iter_span(self, day: date, start: int, last: int) -> Iterator[Pair]:
+        """``(byte_offset, event)`` of the lines from ``start`` through the line that starts at ``last``
+        (both line starts): one minute's span of the file, as its bucket's ``o`` and ``e`` give it."""
+        path = self.path_for(day)
+        try:
+            with open(path, "rb") as f:
+                f.seek(last)
+                nl = f.read(1 << 16).find(b"\n")  # lines are at most 64 KiB (lines.MAX_LINE_BYTES)
+        except FileNotFoundError:
+            return iter(())
+        if nl < 0 or last < start:
+            return iter(())
+        return self._pairs(path, start, last + nl + 1, 8 << 20)
+
     def _pairs(self, path: Path, offset: int, stop: int, chunk: int) -> Iterator[tuple[int, dict[str, Any]]]:
         skipped = 0
         with open(path, "rb") as f:

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import depth
+from .. import depth, tape
 from ..bucketread import reader_for
 from ..conf import get_buckets, get_events
 from ..depth_serializers import (
@@ -149,7 +149,7 @@ class TapeView(DepthAPIView):
         p = self.query(request)
         return self.answer(
             request,
-            lambda: depth.tape(
+            lambda: tape.tape(
                 get_events(),
                 self.reader,
                 before_ms=p["before"],

@@ -1,4 +1,4 @@
-"""depth.tape against a brute-force sort of every stored event (backfills appended after newer events,
+"""tape.tape against a brute-force sort of every stored event (backfills appended after newer events,
 events stored after the last fold, pages, filters), and EventStore.read_backward."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from liquidation import depth
+from liquidation import tape
 from liquidation.coins import coin_of
 from liquidation.depth import Filters
 from tests.buckettools import ALL_LIVE, DAY, DAY_S, at, counted, folded_sample, ms, reader, sample, stores
@@ -39,7 +39,7 @@ def _brute(events, before_ms: int, limit: int, min_usd: float = 0.0, side=None, 
 
 
 def _tape(events, store, before_ms: int, limit: int, **kw) -> dict:
-    return depth.tape(events, reader(store), before_ms=before_ms, limit=limit, **kw)
+    return tape.tape(events, reader(store), before_ms=before_ms, limit=limit, **kw)
 
 
 def _layered(tmp_path):
@@ -89,20 +89,46 @@ def test_the_early_stop_is_right_with_a_backfill_after_newer_events_and_unfolded
     assert [_key(e) for e in got["results"]] == _brute(events, before, limit)
 
 
-def test_the_tape_stops_reading_once_older_lines_cannot_be_newer(tmp_path):
-    events, store, _, unfolded = _layered(tmp_path)
-    read = []
-    backward = events.read_backward
+def _counting(events) -> list:
+    """Every event line the store yields to the tape, whichever way it reads."""
+    read: list = []
+    pairs = events._pairs
 
-    def counting(day, *args):
-        for pair in backward(day, *args):
+    def counting(*args):
+        for pair in pairs(*args):
             read.append(pair)
             yield pair
 
-    events.read_backward = counting
+    events._pairs = counting
+    return read
+
+
+def test_the_newest_page_reads_the_unfolded_events_and_nothing_older(tmp_path):
+    events, store, _, unfolded = _layered(tmp_path)
+    read = _counting(events)
     got = _tape(events, store, ms(23, 0), 3)
     assert [e["usd"] for e in got["results"]] == [519.0, 518.0, 517.0]
-    assert len(read) == len(unfolded) + 1  # the unfolded events, then one line below the fold cursor
+    assert len(read) == len(unfolded)  # the 20 events past the fold cursor are newer than every folded one
+
+
+def test_a_page_reads_only_the_spans_of_the_minutes_it_needs(tmp_path):
+    events, store, _, unfolded = _layered(tmp_path)
+    read = _counting(events)
+    got = _tape(events, store, ms(12, 0), 2)  # before noon: the two newest folded events
+    folded = [e for _, e in read if e not in unfolded]
+    assert [_key(e) for e in got["results"]] == _brute(events, ms(12, 0), 2)
+    # 11:59's span (one line) and 11:58's (three lines, one of them 11:59's late line): not the 96 folded lines
+    assert len(folded) == 5
+    assert {e["ts_ms"] // 60_000 for e in folded} == {ms(11, 58) // 60_000, ms(11, 59) // 60_000}
+
+
+def test_a_rare_coin_reads_only_the_minutes_that_hold_it(tmp_path):
+    events, store, _, unfolded = _layered(tmp_path)
+    read = _counting(events)
+    got = _tape(events, store, ms(23, 0), 50, f=Filters(coin="MOG"))
+    folded = [e for _, e in read if e not in unfolded]
+    assert [_key(e) for e in got["results"]] == _brute(events, ms(23, 0), 50, f=Filters(coin="MOG"))
+    assert len(folded) == 2 and {coin_of(e["symbol"]) for e in folded} == {"MOG"}
 
 
 @pytest.mark.parametrize("limit", [2, 3, 4, 7, 38])
@@ -193,3 +219,27 @@ def test_read_backward_of_a_missing_empty_or_unterminated_file_yields_nothing(tm
     _write_day(events, [json.dumps(_ev(ms(10, 0), 5.0)).encode()])  # no line end yet
     assert list(events.read_backward(DAY, block=4)) == []
     assert list(events.read_backward(DAY + timedelta(days=1))) == []
+
+
+@pytest.mark.parametrize("kw", [{}, {"f": Filters(coin="BTC")}, {"min_usd": 20_000.0}])
+def test_a_spent_read_budget_ends_the_page_at_a_whole_minute_and_paging_still_loses_nothing(tmp_path, monkeypatch, kw):
+    monkeypatch.setattr(tape, "BUDGET_BYTES", 1)  # every page reads one minute's span, then stops
+    events, store, _, _ = _layered(tmp_path)
+    before, seen, pages = ms(23, 0), [], 0
+    for pages in range(1, 500):
+        got = _tape(events, store, before, 50, **kw)
+        seen += [_key(e) for e in got["results"]]
+        assert all(e["ts_ms"] >= (got["next_before"] or 0) for e in got["results"])
+        if got["next_before"] is None:
+            break
+        assert got["next_before"] < before
+        before = got["next_before"]
+    assert pages > 3  # the budget did cut pages short
+    assert seen == _brute(events, ms(23, 0), 10_000, **kw)
+
+
+def test_when_the_collector_has_not_folded_for_long_the_newest_unfolded_events_are_still_shown(tmp_path, monkeypatch):
+    events, store, _, _ = _layered(tmp_path)
+    monkeypatch.setattr(tape, "TAIL_BYTES", 600)  # less than the 20 unfolded lines
+    got = _tape(events, store, ms(23, 0), 2)
+    assert [e["usd"] for e in got["results"]] == [519.0, 518.0]

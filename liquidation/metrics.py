@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .bucketstore import BucketStore
 from .sharedfiles import counted, read_json_object, read_last_run
 from .store import JsonlStore
 
@@ -62,8 +63,10 @@ class LiqsiteCollector(Collector):
         alert_state_file: Path | None = None,
         *,
         source_url: str | None = None,
+        buckets: BucketStore | None = None,
     ) -> None:
         self.data_file, self.last_run_file, self.status_file = data_file, last_run_file, status_file
+        self.buckets = buckets
         self.alert_state_file = alert_state_file
         self.source_url = source_url  # already redacted; given only when /metrics is behind its token
 
@@ -128,6 +131,15 @@ class LiqsiteCollector(Collector):
                 if _num(n) is not None:
                     skipped.add_metric([name, str(reason)], _num(n))
         yield from (connected, stored, reconnects, skipped)
+
+        fold = GaugeMetricFamily(
+            "liqsite_buckets_last_fold_timestamp_seconds",
+            "Unix time of the newest committed fold of events into minute buckets (keyless source)",
+        )
+        mark = self.buckets.mark() if self.buckets is not None else None
+        if mark is not None and mark.seq:
+            fold.add_metric([], float(mark.at))
+        yield fold
 
         sends = CounterMetricFamily(
             "liqsite_alert_sends", "Alert messages sent, by outcome and channel", labels=["outcome", "channel"]

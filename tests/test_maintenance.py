@@ -218,6 +218,7 @@ def test_metrics_are_in_prometheus_format_and_can_need_a_token(client, liq_setti
     assert values["liqsite_last_success_timestamp_seconds"] == NOW
     assert 29 <= values["liqsite_newest_record_age_seconds"] < 90
     assert "liqsite_store_records 1.0" in body
+    assert "liqsite_buckets_last_fold_timestamp_seconds" not in values  # no fold yet: no sample
     assert 'liqsite_stream_connected{exchange="binance"} 1.0' in body
     assert 'liqsite_stream_events_stored_total{exchange="binance"} 12.0' in body
     assert 'liqsite_stream_frames_skipped_total{exchange="binance",reason="bad_json"} 2.0' in body
@@ -230,3 +231,16 @@ def test_metrics_are_in_prometheus_format_and_can_need_a_token(client, liq_setti
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def test_metrics_show_when_the_minute_buckets_were_last_folded(client, liq_settings):
+    from liquidation.bucketstore import BucketStore
+    from liquidation.eventstore import EventStore
+
+    folder = liq_settings.LIQUIDATION_EVENTS_DIR
+    BucketStore(folder / "buckets").fold(EventStore(folder, load_keys=False), {"okx": NOW - 600}, NOW)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = client.get("/metrics").content.decode()
+    values = {s.name: s.value for family in text_string_to_metric_families(body) for s in family.samples}
+    assert values["liqsite_buckets_last_fold_timestamp_seconds"] == NOW

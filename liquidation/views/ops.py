@@ -14,7 +14,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ..conf import get_store, source_url
+from ..conf import get_buckets, get_store, source_url
 from ..http import redact_url
 from ..metrics import LiqsiteCollector
 from ..sharedfiles import read_last_run
@@ -42,6 +42,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             settings.LIQUIDATION_EVENTS_DIR / "status.json",
             settings.LIQUIDATION_ALERT_STATE_FILE,
             source_url=redact_url(url) if token and url else None,
+            buckets=get_buckets(),
         )
     )
     response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

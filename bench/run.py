@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # full: 1 day to 5 years of data, 20 s wrk runs (~10 minutes)
     .venv/bin/python bench/run.py --quick    # small sizes, short runs: CI runs this so the scripts never rot
+    .venv/bin/python bench/run.py --only depth   # run one benchmark and replace its section only
 
 --quick writes its table to bench/data/RESULTS-quick.md instead (timings from a quick run are not results).
 """
@@ -49,16 +50,88 @@ def attack_section(attack: dict) -> list[str]:
     ]
 
 
+DEPTH_HEADING = "## Depth API and the keyless collection"
+
+
+def depth_section(depth: dict, note: str = "") -> list[str]:
+    """The tables of bench/depth_bench.py."""
+    from bench.depth_bench import COLLECTION_HEADER, HEADER, _row, collection_rows
+
+    built = depth.get("built", {})
+    sizes = list(dict.fromkeys(r["size"] for r in depth.get("results", [])))
+    collection = depth.get("collection", {})
+    return [
+        f"{DEPTH_HEADING}: summary, bars and tape at {' and '.join(sizes)} of minute buckets, "
+        f"{built.get('events_newest_day', 0):,} events in the newest day (milliseconds)",
+        "",
+        *([note, ""] if note else []),
+        "Naive = read the window's raw events from the event files (`json.loads` per line) and compute the same "
+        "figures. Cold = a new `BucketReader` (a process's first request, or the first after a day file was "
+        "rewritten); warm = the same reader again; after a fold = a warm reader after one more minute of events "
+        "was appended and folded (what a web worker pays once a minute). Same figures = ours and naive agree.",
+        "",
+        HEADER,
+        *(_row(r) for r in depth.get("results", [])),
+        "",
+        f"### One keyless collection, {collection.get('events_24h', 0):,} events in the last 24 h "
+        "(`/usr/bin/time -v` of a child process)",
+        "",
+        *([COLLECTION_HEADER, *collection_rows(collection)] if collection else []),
+        "",
+        *depth.get("targets", []),
+        "",
+    ]
+
+
+def splice(text: str, heading: str, section: list[str], before: str = "## Listener pipeline") -> str:
+    """``text`` with the ``## `` section starting with ``heading`` replaced by ``section`` (when absent,
+    inserted before the section starting with ``before``, or appended)."""
+    lines = text.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        at = next((i for i, line in enumerate(lines) if line.startswith(before)), None)
+        if at is None:
+            return "\n".join([*lines, "", *section])
+        return "\n".join([*lines[:at], *section, *lines[at:]]) + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *section, *lines[end:]]) + "\n"
+
+
+def _revision() -> str:
+    """The commit measured, and whether the work tree had changes."""
+    git = ["git", "-C", str(BENCH.parent)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+    return f"{head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+
+
+def only_depth(quick: bool) -> None:
+    target = BENCH / ("data/RESULTS-quick.md" if quick else "RESULTS.md")
+    with tempfile.TemporaryDirectory() as tmp:
+        depth = run("depth_bench.py", quick, Path(tmp) / "depth.json")
+    command = f"`.venv/bin/python bench/run.py --only depth{' --quick' if quick else ''}`"
+    note = f"Measured on its own ({command}, {datetime.date.today().isoformat()}, code at {_revision()}; {machine()})."
+    old = target.read_text(encoding="utf-8") if target.exists() else "# Benchmark results\n"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(splice(old, DEPTH_HEADING, depth_section(depth, note)), encoding="utf-8")
+    print(f"\nwrote the depth section of {target}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["depth"], help="run this benchmark only and replace its section")
     args = parser.parse_args()
+    if args.only == "depth":
+        only_depth(args.quick)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         store = run("store_bench.py", args.quick, t / "store.json")
         http = run("http_bench.py", args.quick, t / "http.json")
         attack = run("attack_bench.py", args.quick, t / "attack.json")
         collector = run("collector_bench.py", args.quick, t / "collector.json")
+        depth = run("depth_bench.py", args.quick, t / "depth.json")
         print("\n== stream_bench.py", flush=True)
         stream = subprocess.run(
             [sys.executable, str(BENCH / "stream_bench.py"), *(["--events", "20000"] if args.quick else [])],
@@ -110,6 +183,7 @@ def main() -> None:
         "",
         *collector.get("targets", []),
         "",
+        *depth_section(depth),
         "## Listener pipeline: events normalized and stored per second (one core unless pinned)",
         "",
         "```",

@@ -77,7 +77,7 @@ def _merge_x(into: Line, cells: Mapping[str, Any]) -> None:
     for venue, sides in cells.items():
         for side, cell in sides.items():
             mine = into.setdefault(venue, {}).setdefault(side, [0.0, 0, 0.0, "", 0])
-            mine[0] = round(mine[0] + cell[0], 6)
+            mine[0] += cell[0]  # not rounded: reading sums millions of cells (files hold rounded values)
             mine[1] += cell[1]
             if _bigger((cell[2], cell[4], cell[3]), (mine[2], mine[4], mine[3])):
                 mine[2], mine[3], mine[4] = cell[2], cell[3], cell[4]
@@ -87,9 +87,9 @@ def _merge_c(into: Line, cells: Mapping[str, Any]) -> None:
     for coin, venues in cells.items():
         for venue, cell in venues.items():
             mine = into.setdefault(coin, {}).setdefault(venue, [0.0, 0, 0.0, 0, 0.0, "", "", 0])
-            mine[0] = round(mine[0] + cell[0], 6)
+            mine[0] += cell[0]
             mine[1] += cell[1]
-            mine[2] = round(mine[2] + cell[2], 6)
+            mine[2] += cell[2]
             mine[3] += cell[3]
             if _bigger((cell[4], cell[7], cell[6]), (mine[4], mine[7], mine[6])):
                 mine[4], mine[5], mine[6], mine[7] = cell[4], cell[5], cell[6], cell[7]

@@ -93,7 +93,9 @@ def summary(reader: BucketReader, window: str, now: float, f: Filters) -> dict[s
     now_m = int(now) // 60 * 60
     start, prev_start = now_m - seconds + 60, now_m - 2 * seconds + 60
     vt, ct = reader.total("venues", start, now_m), reader.total("coins", start, now_m)
-    pv, pc = reader.total("venues", prev_start, start - 60), reader.total("coins", prev_start, start - 60)
+    pv = reader.total("venues", prev_start, start - 60)
+    # The previous window needs coin cells only for a coin filter: its totals come from the venue cells.
+    pc = reader.total("coins", prev_start, start - 60) if f.coin else buckets.empty_total()
     by_venue = _cells(vt, ct, f)
     total = _row(_sum_rows(by_venue))
     previous = _row(_sum_rows(_cells(pv, pc, f)))
@@ -149,13 +151,17 @@ def bars(reader: BucketReader, start: int, end: int, step: str, by: str, now: fl
     if count > MAX_STEPS:
         raise ValueError(f"{count} steps of {step} from start_time to end_time; at most {MAX_STEPS}")
     totals = []
+    coins = by == "coin" or f.coin is not None  # by side or exchange, unfiltered: the venue cells suffice
     for s in range(first, last + 1, seconds) if count else ():
         lo, hi = max(s, start // 60 * 60), min(s + seconds - 60, end)
         if seconds == 86400 and (lo, hi) == (s, s + 86340):  # a whole UTC day: its recorded total
             day = day_of(s * 1000)
-            totals.append((s, reader.day_total("venues", day), reader.day_total("coins", day)))
+            vt = reader.day_total("venues", day)
+            ct = reader.day_total("coins", day) if coins else buckets.empty_total()
         else:
-            totals.append((s, reader.total("venues", lo, hi), reader.total("coins", lo, hi)))
+            vt = reader.total("venues", lo, hi)
+            ct = reader.total("coins", lo, hi) if coins else buckets.empty_total()
+        totals.append((s, vt, ct))
     keys: list[str]
     if by == "side":
         keys = ["long", "short"]

@@ -24,6 +24,12 @@ def test_quick_benchmark_runs_end_to_end_and_reports_every_part():
         "| coinglass |",
         "events/s",
         "| no attack (baseline) |",
+        "| 1d | summary 24h |",
+        "| 3d | bars 24h/5m |",
+        "| 3d | tape newest 50 |",
+        "ExchangesSource.fetch",
+        "- one keyless collection with",
     )
     for part in parts:
         assert part in report
+    assert "| NO |" not in report  # the depth figures agree with the naive baseline's

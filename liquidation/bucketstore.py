@@ -44,7 +44,9 @@ from .sharedfiles import write_bytes_atomic
 logger = logging.getLogger(__name__)
 
 TABLES = ("venues", "coins")
-CLOSE_AFTER = 15 * 60  # a day's files are compacted this long after the day ends (late rows are in by then)
+# A day's files are compacted this long after the day ends: late rows are in by then, and no window of up to
+# 24 h ending now still covers the day, so no reader of a live window has to read a rewritten file again.
+CLOSE_AFTER = 86400 + 15 * 60
 COVER_BACK = 25 * 3600  # coverage is never written further back than the events a venue may still send
 KEEP_FOLD_LINES = 3 * 1440  # folds.jsonl is cut to about three days of folds when it is compacted
 

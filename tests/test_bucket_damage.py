@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from liquidation.bucketlines import day_start
+from liquidation.bucketstore import CLOSE_AFTER
 from tests.buckettools import DAY, at, bucket_usd, folded_sample, hand_total, reader, sample
 
 WHOLE_DAY = (day_start(DAY), day_start(DAY) + 86340)
@@ -43,7 +44,7 @@ def test_a_compaction_leaves_a_line_of_the_wrong_shape_out_instead_of_failing_th
     events, store = folded_sample(tmp_path)
     with store.path("venues", DAY).open("ab") as f:
         f.write(json.dumps({"m": at(10, 0), "seq": 1, "x": {"okx": {"long": "oops"}}}).encode() + b"\n")
-    result = store.fold(events, {}, day_start(DAY) + 86400 + 3600)  # the day is over: compacted
+    result = store.fold(events, {}, day_start(DAY) + 86400 + CLOSE_AFTER)  # the day is closed: compacted
     assert str(DAY) in result.compacted
     assert bucket_usd(reader(store).total("venues", *WHOLE_DAY)) == pytest.approx(hand_total(sample(), *EVER)[0])
 
@@ -65,7 +66,7 @@ def test_a_file_rewritten_in_place_and_grown_is_read_again_not_taken_as_an_appen
 
 def test_a_recorded_day_total_of_the_wrong_shape_is_recomputed_from_the_minutes(tmp_path):
     events, store = folded_sample(tmp_path)
-    store.fold(events, {}, day_start(DAY) + 86400 + 3600)  # compacts the day and records its total
+    store.fold(events, {}, day_start(DAY) + 86400 + CLOSE_AFTER)  # compacts the day and records its total
     path = store.totals_path("venues", DAY)
     entry = json.loads(path.read_bytes().splitlines()[-1])
     entry["t"] = {"n": 3, "lv": {}, "x": {"okx": {"long": "oops"}}, "c": {}}

@@ -26,7 +26,9 @@ class CoinField(serializers.CharField):
         text = super().to_internal_value(data)
         if not _COIN.match(text):
             raise serializers.ValidationError("expected a coin such as BTC, ETH or PEPE (letters and digits)")
-        return coin_of(text)
+        # All lower case ("1000pepe", "btc"): read as upper case; mixed case keeps the venue's own prefix
+        # ("kPEPE" is PEPE on the venue that writes a thousand as k).
+        return coin_of(text if any(ch.isupper() for ch in text) else text.upper())
 
 
 def _exchange() -> serializers.ChoiceField:

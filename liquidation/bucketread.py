@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -187,6 +188,16 @@ class BucketReader:
                 cached.hours[hour] = got
             return got
 
+    def warm(self, now: float) -> None:
+        """Read both tables' day files of the last two days (a 24 h window and the one before it, which
+        ``summary`` compares with), so that the first request of a process does not pay the parse.
+        Safe to call from a thread: requests arriving meanwhile wait for the lock, then read warm."""
+        if not self.available():
+            return
+        end = int(now)
+        for table in ("venues", "coins"):
+            self.total(table, end - 2 * 86400, end)
+
     def present(self, start: int, end: int) -> set[int]:
         """The minutes in ``[start, end]`` that have a bucket (the rest are gaps)."""
         return set(self.minutes("venues", start, end))
@@ -216,3 +227,19 @@ _READERS_LOCK = threading.Lock()
 def reader_for(store: BucketStore) -> BucketReader:
     with _READERS_LOCK:
         return _READERS.setdefault(str(store.folder), BucketReader(store))
+
+
+def warm_in_background(store: BucketStore) -> threading.Thread:
+    """Warm this process's reader of ``store`` in a daemon thread (a web worker at start: at a million
+    events a day the first parse of the day's coin table takes seconds, which no visitor should wait for).
+    A failure is logged, never raised: the first request then reads cold, as without warming."""
+
+    def run() -> None:
+        try:
+            reader_for(store).warm(time.time())
+        except Exception:  # warming is an optimisation; the request path reports real errors
+            logger.exception("warming the bucket reader of %s failed; requests will read cold", store.folder)
+
+    thread = threading.Thread(target=run, name="bucket-reader-warm", daemon=True)
+    thread.start()
+    return thread

@@ -26,7 +26,9 @@ def test_a_warmed_reader_answers_the_same_summary_as_a_cold_one(tmp_path):
     warmed = reader(store)
     warmed.warm(at(12, 7))
     now = at(12, 7)
-    assert depth.summary(warmed, "24h", now, depth.Filters()) == depth.summary(reader(store), "24h", now, depth.Filters())
+    assert depth.summary(warmed, "24h", now, depth.Filters()) == depth.summary(
+        reader(store), "24h", now, depth.Filters()
+    )
 
 
 def test_warm_without_any_fold_reads_nothing(tmp_path):

@@ -74,6 +74,15 @@ MIDDLEWARE = [
     "liquidation.middleware.MethodGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, which answers static files itself (precompressed at collectstatic): only the
+    # views' answers (API JSON, exports, the page) are compressed here, with zstd, br or gzip as the
+    # client accepts (django-compression-middleware); after every middleware that edits the body.
+    # BREACH needs a secret and attacker-chosen text in the same compressed body. The API is
+    # read-only and token-free (no session, no per-user data). The only secret ever rendered is the
+    # CSRF token in DRF's browsable pages, which reflect the query string, but Django masks that
+    # token with fresh random bytes in every response, so its compressed length leaks nothing.
+    # /metrics checks a bearer token and never echoes it.
+    "compression_middleware.middleware.CompressionMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "liquidation.middleware.SiteLanguageMiddleware",
@@ -121,7 +130,9 @@ STATIC_ROOT = env_path("LIQSITE_STATIC_ROOT", BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names (cached for a year, immutable), .br and .gz beside each file, JS module imports
+    # rewritten to the hashed names (liqsite/storage.py). Needs collectstatic before serving.
+    "staticfiles": {"BACKEND": "liqsite.storage.ModuleAwareStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from liquidation.http import HttpPolicy
 from liquidation.store import JsonlStore
@@ -30,6 +32,16 @@ FAST_POLICY = HttpPolicy(
     deadline=2.5,
     max_bytes=64 * 1024,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_static_storage() -> Iterator[None]:
+    """In-process tests render templates without running collectstatic, so ``{% static %}`` cannot
+    look names up in a manifest: they get Django's plain storage (unhashed URLs). The hashed,
+    precompressed storage is tested against a real collectstatic (tests/browser, tests/api/test_compression.py)."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
+        yield
 
 
 @pytest.fixture
@@ -77,6 +89,8 @@ def liq_settings(settings, tmp_path: Path, store: JsonlStore):
     settings.LIQUIDATION_HTTP_MAX_BYTES = FAST_POLICY.max_bytes
     settings.LIQUIDATION_EVENTS_DIR = tmp_path / "events"
     settings.EXCHANGE_URLS = closed_exchange_urls()  # never the real exchanges
+    settings.FEAR_GREED_URL = ""  # never alternative.me; tests/test_feargreed.py turns it on
+    settings.FEAR_GREED_FILE = tmp_path / "fear_greed.json"
     return settings
 
 
@@ -112,6 +126,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "LIQUIDATION_HTTP_DEADLINE": "5",
         "LIQUIDATION_EVENTS_DIR": str(tmp_path / "data" / "events"),
         **closed_exchange_urls(),
+        "FEAR_GREED_URL": "off",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update(extra)

@@ -16,11 +16,13 @@ import pytest
 from tests.browser.conftest import minute_series, screenshot, wait_ready
 from tests.conftest import FIXTURES
 
-ECHARTS = "/static/vendor/echarts/6.1.0/echarts.esm.min.js"
+#: A JS expression: the URL of the ECharts module the page loaded (a content-hashed name). Importing
+#: any other URL would give a second module instance, which does not know the page's chart.
+ECHARTS = 'performance.getEntriesByType("resource").map((e) => e.name).find((n) => n.includes("/echarts.esm.min."))'
 
 CHART_POINTS = """
 async (id) => {
-  const echarts = await import("ECHARTS_URL");
+  const echarts = await import(ECHARTS_URL);
   const chart = echarts.getInstanceByDom(document.getElementById(id));
   const data = chart.getOption().series[0].data;
   return {
@@ -363,12 +365,12 @@ def test_zoom_survives_the_minute_refresh(make_page, site, day_with_gap):
     page.goto(site.url + "/panic")
     wait_ready(page)
     zoom = f"""async () => {{
-        const echarts = await import("{ECHARTS}");
+        const echarts = await import({ECHARTS});
         return echarts.getInstanceByDom(document.getElementById("liq-chart")).getOption().dataZoom[0].start;
     }}"""
     page.evaluate(
         f"""async () => {{
-        const echarts = await import("{ECHARTS}");
+        const echarts = await import({ECHARTS});
         const chart = echarts.getInstanceByDom(document.getElementById("liq-chart"));
         chart.dispatchAction({{type: "dataZoom", start: 60, end: 100}});
     }}"""
@@ -392,7 +394,7 @@ def test_bucketed_ranges_mark_the_peak_inside_a_bucket(make_page, site):
     page.wait_for_timeout(300)
     peak = page.evaluate(
         f"""async () => {{
-        const echarts = await import("{ECHARTS}");
+        const echarts = await import({ECHARTS});
         const option = echarts.getInstanceByDom(document.getElementById("liq-chart")).getOption();
         return option.series[0].markPoint.data[0].value;
     }}"""

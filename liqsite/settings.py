@@ -338,7 +338,9 @@ SPECTACULAR_SETTINGS = {
         "The crypto-futures market's trailing 1-hour liquidation amount, recorded every minute, with the "
         "panic index, the 24-hour liquidation amount and total open interest. Liquidation amounts are in "
         "万 USD (10,000 USD), open interest in 亿 USD (100,000,000 USD); `timestamp` is Unix seconds (UTC), "
-        "`datetime` Beijing time (UTC+8). Missing minutes are never invented."
+        "`datetime` Beijing time (UTC+8). Missing minutes are never invented. How every figure is made (the "
+        "venues and what each publishes, throttled feeds and why totals are a lower bound, coverage and gaps, "
+        "the formulas, units and plausibility guards): [/methodology](/methodology)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

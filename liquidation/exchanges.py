@@ -14,7 +14,7 @@ events), and hands that with what it gathered to ``summary.summarize``, a pure f
 plausibility guards and makes the record.
 
 The totals are a **lower bound**: some venues publish at most one liquidation per symbol per interval
-(each venue's ``lower_bound`` says so) and venues without a public feed are not counted at all.
+(each venue's ``throttle`` says so) and venues without a public feed are not counted at all.
 ``coverage`` says which venues contributed and since when each has been complete.
 
 Django-free; ``conf.configured_source`` builds it from settings.

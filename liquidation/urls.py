@@ -9,6 +9,7 @@ from . import views
 
 urlpatterns = [
     path("panic", views.PanicView.as_view(), name="panic"),
+    path("methodology", views.MethodologyView.as_view(), name="methodology"),
     path("api/liquidation-1h/history", views.HistoryView.as_view(), name="liquidation-history"),
     path("api/liquidation-1h/latest", views.LatestView.as_view(), name="liquidation-latest"),
     path("api/liquidation-1h/stats", views.StatsView.as_view(), name="liquidation-stats"),

@@ -118,3 +118,29 @@ def test_the_registry_is_the_only_list_of_venues():
             if names.search(code):
                 offenders.append(f"{path.relative_to(PROJECT)}:{n}: {stripped}")
     assert offenders == []
+
+
+#: The methodology facts each venue module must declare in its own class body (not inherit), so the
+#: /methodology page states each venue's own answer.
+DECLARED_FACTS = ("publishes", "throttle", "side_rule", "usd_rule", "oi_rule", "caveats", "doc_urls")
+
+
+@pytest.mark.parametrize("venue", registry.VENUES, ids=lambda v: v.name)
+def test_every_registered_venue_declares_its_methodology_facts(venue):
+    from liquidation.venues.base import Fact
+
+    missing = [attr for attr in DECLARED_FACTS if attr not in vars(venue)]
+    assert missing == [], f"{venue.name} does not declare {missing}"
+    assert venue.title
+    assert isinstance(venue.publishes, Fact)
+    assert venue.throttle is None or isinstance(venue.throttle, Fact)
+    has_feed = venue.streamed or venue.polled
+    for attr in ("side_rule", "usd_rule"):  # how the side and the amount are read: only with a feed
+        assert isinstance(getattr(venue, attr), Fact) if has_feed else getattr(venue, attr) is None, attr
+    assert isinstance(venue.oi_rule, Fact) if venue.has_open_interest else venue.oi_rule is None
+    assert venue.throttle is None or has_feed  # only a feed can be throttled
+    assert isinstance(venue.caveats, tuple) and all(isinstance(c, Fact) for c in venue.caveats)
+    assert set(venue.doc_urls) <= {"liquidations", "open_interest"}
+    assert ("liquidations" in venue.doc_urls) == has_feed
+    assert ("open_interest" in venue.doc_urls) == venue.has_open_interest
+    assert all(url.startswith("https://") for url in venue.doc_urls.values())

@@ -8,8 +8,11 @@ A venue is one module in this package with one ``Venue`` subclass. It says what 
 - ``open_interest()``: the venue's total open interest in USD, if it publishes one without a key;
 - ``endpoints``: its base URLs by kind (``rest``, ``ws``…) with their defaults; a deployment or a test
   overrides one with ``EXCHANGE_<NAME>_<KIND>_URL`` (settings reads every such variable generically);
-- ``publishes`` and ``lower_bound``: the facts the methodology text needs (what the venue's feed holds,
-  and why a total built on it is a floor).
+- the facts the ``/methodology`` page states about it (``liquidation/methodology.py`` assembles the page
+  from them, so the page cannot drift from the code): ``publishes`` (what its feed holds), ``throttle``
+  (why a total built on it is a floor; None when the feed carries every liquidation), ``side_rule``,
+  ``usd_rule`` and ``oi_rule`` (how the side, the USD amount and the open interest are read),
+  ``caveats`` and ``doc_urls``. Each is a ``Fact`` in both languages with its ``evidence``.
 
 Django-free.
 """
@@ -55,6 +58,34 @@ class VenueError(Exception):
     """One venue failed for this minute; the message says how."""
 
 
+#: How sure a stated fact is: the venue's own documentation (or its official SDK) says it; real captured
+#: payloads show it; only third-party consumers of the feed say it; or no source does and the code
+#: assumes it. The first two are "verified", the last two "inferred".
+DOCUMENTED, OBSERVED, THIRD_PARTY, ASSUMED = "documented", "observed", "third-party", "assumed"
+EVIDENCE = (DOCUMENTED, OBSERVED, THIRD_PARTY, ASSUMED)
+VERIFIED = frozenset({DOCUMENTED, OBSERVED})
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing the methodology page states about a venue, in English and Chinese, and how sure it is
+    (``evidence``, one of ``EVIDENCE``; see ``exchange-apis.md`` and the venue audit for the sources)."""
+
+    en: str
+    zh: str
+    evidence: str = DOCUMENTED
+
+    def __post_init__(self) -> None:
+        if self.evidence not in EVIDENCE:
+            raise ValueError(f"evidence must be one of {EVIDENCE}, not {self.evidence!r}")
+        if not self.en.strip() or not self.zh.strip():
+            raise ValueError("a fact needs both its English and its Chinese text")
+
+    @property
+    def verified(self) -> bool:
+        return self.evidence in VERIFIED
+
+
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 #: Polled venues re-read the last ten minutes at every poll (de-duplicated by the event store): a row
 #: published up to ten minutes after its liquidation still counts; a later one is missed.
@@ -73,8 +104,14 @@ class Venue:
     streamed: ClassVar[bool] = False
     polled: ClassVar[bool] = False
     has_open_interest: ClassVar[bool] = False
-    publishes: ClassVar[str] = ""
-    lower_bound: ClassVar[str] = ""
+    # Methodology facts (see the module docstring); every registered venue declares its own.
+    publishes: ClassVar[Fact | str] = ""
+    throttle: ClassVar[Fact | None] = None  # a feed that drops liquidations: its totals are a floor
+    side_rule: ClassVar[Fact | None] = None  # venues with a liquidation feed
+    usd_rule: ClassVar[Fact | None] = None  # venues with a liquidation feed
+    oi_rule: ClassVar[Fact | None] = None  # venues with open interest
+    caveats: ClassVar[tuple[Fact, ...]] = ()
+    doc_urls: ClassVar[dict[str, str]] = {}  # "liquidations" / "open_interest" → the venue's own doc page
     #: ``check_sources`` prints amount × price of the rows it sees (a unit not settled by documentation).
     show_units: ClassVar[bool] = False
 

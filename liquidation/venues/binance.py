@@ -30,7 +30,7 @@ from ..events import Parsed, Skip, get_field, load_frame, make_event, to_number,
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
 from ..records import RecordError, parse_number
 from ..sharedfiles import read_json_object, write_json_atomic
-from .base import ConnSpec, OpenInterest, Venue, VenueError, num
+from .base import THIRD_PARTY, ConnSpec, Fact, OpenInterest, Venue, VenueError, num
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +138,53 @@ class Binance(Venue):
     }
     streamed = True
     has_open_interest = True
-    publishes = "USDⓈ-M (and coin-margined) liquidation orders on one websocket stream"
-    lower_bound = "publishes at most one liquidation per symbol per second"
+    publishes = Fact(
+        "All-market liquidation orders on one websocket stream (`!forceOrder@arr`): USDⓈ-M perpetual and "
+        "quarterly contracts, and the coin-margined ones the same stream carries. An order counts once, at its "
+        "filled part, when FILLED or EXPIRED with a filled part. TradFi perpetuals (stocks, metals) are stored "
+        "but not counted. No history: only what arrives while the listener is connected.",
+        "全市场强平订单 websocket 流（`!forceOrder@arr`）：U 本位永续与交割合约，以及同一条流推送的币本位合约。"
+        "每笔订单在最终状态（FILLED，或有成交部分的 EXPIRED）按已成交部分计一次。TradFi 永续（股票、贵金属）"
+        "只存储、不计入。没有历史数据：只统计监听程序在线期间收到的订单。",
+    )
+    throttle = Fact(
+        "At most one liquidation per symbol per 1000 ms: the docs say the latest one of the interval is "
+        "pushed, third parties describe the largest. Every other liquidation of that second is never published.",
+        "每个交易对每 1000 毫秒最多推送一笔强平：文档说推送该时段内最新的一笔，第三方描述为最大的一笔。"
+        "同一秒内的其余强平从不公布。",
+    )
+    side_rule = Fact(
+        "`S: SELL` is a long liquidated, `BUY` a short (the docs never say so; aggr and cryptofeed read it this way).",
+        "`S: SELL` 为多头被强平，`BUY` 为空头被强平（文档未写明；aggr 与 cryptofeed 均如此解读）。",
+        THIRD_PARTY,
+    )
+    usd_rule = Fact(
+        "USDⓈ-M: `z` (filled quantity, base coin) × `ap` (average price). Coin-margined (told by `st` or by "
+        "the two exchangeInfo lists, never by the symbol's shape): `z` contracts × `contractSize` USD.",
+        "U 本位：`z`（已成交数量，币）× `ap`（成交均价）。币本位（由 `st` 或两个 exchangeInfo 列表判断，"
+        "不看交易对名称）：`z` 张 × `contractSize` 美元。",
+    )
+    oi_rule = Fact(
+        f"Σ `openInterest` (coins) × mark price (`premiumIndex`) over the contracts exchangeInfo lists as "
+        f"margined in USDT or USDC with a crypto contract type; one call per symbol, all on the first run, "
+        f"then the {ROTATION} stalest each minute. Coin-margined and TradFi contracts are left out.",
+        f"Σ `openInterest`（币）× 标记价格（`premiumIndex`），仅计 exchangeInfo 中以 USDT 或 USDC 保证金、"
+        f"合约类型为加密货币的合约；每个交易对一次请求，首次全部获取，之后每分钟刷新最旧的 {ROTATION} 个。"
+        f"币本位与 TradFi 合约不计入。",
+    )
+    caveats = (
+        Fact(
+            "Whether the one-per-second snapshot is the latest or the largest liquidation is unresolved.",
+            "每秒一笔的快照究竟是最新的还是最大的强平，尚无定论。",
+            THIRD_PARTY,
+        ),
+    )
+    doc_urls = {
+        "liquidations": "https://developers.binance.com/docs/derivatives/usds-margined-futures/"
+        "websocket-market-streams/All-Market-Liquidation-Order-Streams",
+        "open_interest": "https://developers.binance.com/docs/derivatives/usds-margined-futures/"
+        "market-data/rest-api/Open-Interest",
+    }
 
     def __init__(self, *args: Any, load_contracts: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -21,7 +21,19 @@ import requests
 
 from ..events import MAX_AGE_MS, plausible
 from ..http import Deadline, HttpPolicy, get_json
-from .base import DAY_MS, HOUR_MS, POLL_OVERLAP_MS, PollResult, Venue, VenueError, num
+from .base import (
+    ASSUMED,
+    DAY_MS,
+    HOUR_MS,
+    OBSERVED,
+    POLL_OVERLAP_MS,
+    THIRD_PARTY,
+    Fact,
+    PollResult,
+    Venue,
+    VenueError,
+    num,
+)
 
 CATEGORIES = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 MAX_PAGES = 25
@@ -33,8 +45,45 @@ class Bitget(Venue):
     title = "Bitget"
     endpoints = {"rest": "https://api.bitget.com"}
     polled = True
-    publishes = "liquidations as a REST history, newest first"
-    lower_bound = "publishes only the largest liquidation per side per pair per interval"
+    publishes = Fact(
+        f"Liquidations of USDT-, coin- and USDC-margined futures as a public REST history "
+        f"(`/api/v3/market/liquidations`), newest first in cursor pages (at most {MAX_PAGES} pages per "
+        f'category a minute, 5 calls a second allowed). About 3 days deep, and "data may be delayed" '
+        f"(a third-party summary of the docs).",
+        f"USDT、币本位与 USDC 保证金合约的强平，以公开 REST 历史接口（`/api/v3/market/liquidations`）提供，"
+        f"按游标分页、从新到旧（每个品类每分钟最多 {MAX_PAGES} 页，限速每秒 5 次）。约保留 3 天，"
+        f"且“数据可能延迟”（第三方对文档的摘要）。",
+        THIRD_PARTY,
+    )
+    throttle = Fact(
+        "Only the largest liquidation per side per pair per second: documented for Bitget's websocket "
+        "channel, assumed to hold for the REST history read here.",
+        "每个交易对每个方向每秒只公布最大的一笔强平：Bitget 的 websocket 频道文档如此说明，"
+        "此处读取的 REST 历史假设同样如此。",
+        ASSUMED,
+    )
+    side_rule = Fact(
+        "`side: buy` is a long liquidated, `sell` a short (aggr's Bitget adapter).",
+        "`side: buy` 为多头被强平，`sell` 为空头被强平（aggr 的 Bitget 适配器）。",
+        THIRD_PARTY,
+    )
+    usd_rule = Fact(
+        "`amount` is in the base coin, so USD = `amount × price`: real BTCUSDT rows hold 0.0009, 0.3463 and "
+        "1.2128 at about 84,000, which as USD would be below the minimum order.",
+        "`amount` 以币计，因此美元金额 = `amount × price`：实际抓取的 BTCUSDT 数据为 0.0009、0.3463、1.2128"
+        "（价格约 84,000），若按美元理解则低于最小下单量。",
+        OBSERVED,
+    )
+    oi_rule = None  # open interest is not read from Bitget
+    caveats = (
+        Fact(
+            "The websocket channel's `amount` unit is unsettled (its doc says quote coin, its example is copied "
+            "from the ticker page): the channel is not used.",
+            "websocket 频道中 `amount` 的单位尚无定论（文档称计价币，示例抄自行情页）：因此不使用该频道。",
+            ASSUMED,
+        ),
+    )
+    doc_urls = {"liquidations": "https://www.bitget.com/api-doc/uta/public/Get-Liquidations"}
     show_units = True
 
     def poll(

@@ -19,7 +19,7 @@ import requests
 
 from ..events import Parsed, Skip, get_field, load_frame, make_event, to_positive, to_timestamp
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
-from .base import ConnSpec, OpenInterest, Venue, VenueError, chunk_by_chars, num
+from .base import ConnSpec, Fact, OpenInterest, Venue, VenueError, chunk_by_chars, num
 
 MAX_ARGS_CHARS = 20000  # documented limit 21,000 per connection; keep a margin
 ARGS_PER_MESSAGE = 50
@@ -72,8 +72,35 @@ class Bybit(Venue):
     endpoints = {"ws": "wss://stream.bybit.com", "rest": "https://api.bybit.com"}
     streamed = True
     has_open_interest = True
-    publishes = "every liquidation of every linear and inverse symbol, one topic per symbol"
-    lower_bound = ""
+    publishes = Fact(
+        "Every liquidation of every linear and inverse symbol on the public websocket: one "
+        "`allLiquidation.{symbol}` topic per trading symbol (symbol list refreshed hourly), pushed every "
+        "500 ms. No history: only what arrives while the listener is connected.",
+        "公开 websocket 上每个 U 本位与币本位交易对的全部强平：每个交易中的交易对订阅一个 "
+        "`allLiquidation.{symbol}` 主题（交易对列表每小时刷新），每 500 毫秒推送一次。没有历史数据：只统计"
+        "监听程序在线期间收到的强平。",
+    )
+    throttle = None  # the docs: "push all liquidations" (the old throttled liquidation.{symbol} topic is gone)
+    side_rule = Fact(
+        '`S: Buy` is a long liquidated, `Sell` a short (the docs: "When you receive a Buy update, this means '
+        'that a long position has been liquidated").',
+        "`S: Buy` 为多头被强平，`Sell` 为空头被强平（文档原文：收到 Buy 即表示一个多头仓位被强平）。",
+    )
+    usd_rule = Fact(
+        "Linear: `v` (quantity, base coin) × `p` (price). Inverse: `v` is already USD.",
+        "U 本位：`v`（数量，币）× `p`（价格）。币本位：`v` 本身即为美元。",
+    )
+    oi_rule = Fact(
+        "`/v5/market/tickers`: the single-side value (`singleOpenInterestValue`, inverse `singleOpenInterest` "
+        "in USD) when given, else half the both-sides `openInterestValue` / `openInterest`.",
+        "`/v5/market/tickers`：有单边值（`singleOpenInterestValue`，币本位 `singleOpenInterest`，美元）时用单边值，"
+        "否则取双边 `openInterestValue` / `openInterest` 的一半。",
+    )
+    caveats = ()
+    doc_urls = {
+        "liquidations": "https://bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation",
+        "open_interest": "https://bybit-exchange.github.io/docs/v5/market/tickers",
+    }
     ping_every = 20.0  # Bybit: {"op": "ping"} every 20 s
 
     def symbols(self, category: str) -> list[str]:

@@ -19,7 +19,21 @@ import requests
 
 from ..events import MAX_AGE_MS, plausible
 from ..http import Deadline, HttpPolicy, get_json
-from .base import DAY_MS, HOUR_MS, POLL_OVERLAP_MS, OpenInterest, PollResult, Venue, VenueError, num, signed
+from .base import (
+    ASSUMED,
+    DAY_MS,
+    HOUR_MS,
+    OBSERVED,
+    POLL_OVERLAP_MS,
+    THIRD_PARTY,
+    Fact,
+    OpenInterest,
+    PollResult,
+    Venue,
+    VenueError,
+    num,
+    signed,
+)
 
 CROSS_CHECK_CONTRACT = "BTC_USDT"
 
@@ -30,8 +44,46 @@ class Gate(Venue):
     endpoints = {"rest": "https://api.gateio.ws"}
     polled = True
     has_open_interest = True
-    publishes = "every liquidation of USDT-margined perpetuals, as a REST history (no documented retention)"
-    lower_bound = ""
+    publishes = Fact(
+        "Every liquidation of USDT-margined perpetuals as a public REST history (`/futures/usdt/liq_orders`), "
+        "read in windows of at most an hour (Gate refuses wider ones; a window that returns the 1,000-row "
+        "limit is split).",
+        "USDT 保证金永续合约的全部强平，以公开 REST 历史接口（`/futures/usdt/liq_orders`）提供，"
+        "按不超过一小时的时间窗读取（Gate 拒绝更宽的窗口；返回满 1,000 行的窗口会被拆分）。",
+    )
+    throttle = None  # the REST history lists every liquidation (the websocket channel, not used, is throttled)
+    side_rule = Fact(
+        "The sign of `size`: positive is a long liquidated, negative a short (the docs' sample and a captured "
+        "live row agree).",
+        "看 `size` 的正负：正数为多头被强平，负数为空头被强平（文档示例与实际抓取的数据一致）。",
+        OBSERVED,
+    )
+    usd_rule = Fact(
+        "Filled contracts (`|order_size| − |left|`) × `quanto_multiplier` (`/futures/usdt/contracts`) × "
+        "`fill_price`. A row without `order_size` is skipped: `size` is the whole position, so a position "
+        "closed in steps would be counted at every step.",
+        "已成交张数（`|order_size| − |left|`）× `quanto_multiplier`（`/futures/usdt/contracts`）× `fill_price`。"
+        "没有 `order_size` 的行被跳过：`size` 是整个仓位，分步平仓会在每一步被重复计算。",
+    )
+    oi_rule = Fact(
+        "`/futures/usdt/tickers` `total_size` × `quanto_multiplier` × `mark_price` (cryptofeed reads "
+        "`total_size` the same way; its equality with the position size is unverified).",
+        "`/futures/usdt/tickers` 的 `total_size` × `quanto_multiplier` × `mark_price`（cryptofeed 同样使用 "
+        "`total_size`；它是否等于持仓规模未经核实）。",
+        THIRD_PARTY,
+    )
+    caveats = (
+        Fact(
+            "How far back the history goes is undocumented: a fresh start asks for the last 24 hours, which "
+            "Gate may not hold in full.",
+            "历史数据保留多久没有文档说明：首次启动会请求最近 24 小时，Gate 未必能全部提供。",
+            ASSUMED,
+        ),
+    )
+    doc_urls = {
+        "liquidations": "https://www.gate.com/docs/developers/apiv4/en/futures",
+        "open_interest": "https://www.gate.com/docs/developers/apiv4/en/futures",
+    }
 
     def poll(
         self,

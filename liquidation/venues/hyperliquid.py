@@ -11,7 +11,7 @@ from __future__ import annotations
 import requests
 
 from ..http import Deadline, HttpPolicy, get_json
-from .base import OpenInterest, Venue, VenueError, num
+from .base import THIRD_PARTY, Fact, OpenInterest, Venue, VenueError, num
 
 
 class Hyperliquid(Venue):
@@ -19,7 +19,24 @@ class Hyperliquid(Venue):
     title = "Hyperliquid"
     endpoints = {"rest": "https://api.hyperliquid.xyz"}
     has_open_interest = True
-    publishes = "open interest of the main dex (no public liquidation feed)"
+    publishes = Fact(
+        "Open interest only: Hyperliquid has no public market-wide liquidation feed (its public websocket "
+        "gives per-wallet fills), so its liquidations are not counted.",
+        "仅持仓量：Hyperliquid 没有公开的全市场强平数据（公开 websocket 只提供单个钱包的成交），因此其强平不计入。",
+        THIRD_PARTY,
+    )
+    throttle = None  # no liquidation feed at all
+    side_rule = None
+    usd_rule = None
+    oi_rule = Fact(
+        "`POST /info` `metaAndAssetCtxs`: Σ `openInterest` (coins) × `markPx` over the main dex's universe; "
+        "HIP-3 dexes are not counted.",
+        "`POST /info` `metaAndAssetCtxs`：主 dex 全部合约的 Σ `openInterest`（币）× `markPx`；HIP-3 dex 不计入。",
+    )
+    caveats = ()
+    doc_urls = {
+        "open_interest": "https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals"
+    }
 
     def open_interest_by_symbol(
         self, session: requests.Session, policy: HttpPolicy, deadline: Deadline

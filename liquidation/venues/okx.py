@@ -21,7 +21,7 @@ import requests
 from ..events import Parsed, Skip, get_field, load_frame, make_event, to_positive, to_timestamp
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
 from ..records import RecordError, parse_number
-from .base import ConnSpec, OpenInterest, Venue, VenueError, num
+from .base import ASSUMED, ConnSpec, Fact, OpenInterest, Venue, VenueError, num
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,45 @@ class Okx(Venue):
     endpoints = {"ws": "wss://ws.okx.com:8443", "rest": "https://www.okx.com"}
     streamed = True
     has_open_interest = True
-    publishes = "liquidation orders of SWAP and FUTURES contracts on one channel"
-    lower_bound = "publishes at most one liquidation per contract per second"
+    publishes = Fact(
+        "Liquidation orders of SWAP and FUTURES contracts on the public websocket's `liquidation-orders` "
+        'channel. The docs: this data "doesn\'t represent the total number of liquidations on OKX". No history: '
+        "only what arrives while the listener is connected.",
+        "公开 websocket `liquidation-orders` 频道上永续（SWAP）与交割（FUTURES）合约的强平订单。文档写明："
+        "这些数据并不代表 OKX 的全部强平。没有历史数据：只统计监听程序在线期间收到的订单。",
+    )
+    throttle = Fact(
+        'At most one liquidation per contract per second (the 2025-04 docs: "each contract will only show a '
+        'maximum of one order per one-second period"; the 2026 docs keep only "doesn\'t represent the total").',
+        "每个合约每秒最多推送一笔强平（2025-04 版文档：每个合约每秒最多只显示一笔订单；2026 版文档只保留了"
+        "“并不代表全部强平”）。",
+    )
+    side_rule = Fact(
+        "`posSide` (`long` / `short`) is the liquidated side; for a `net` position, the opposite of the order "
+        "`side` (a `sell` closes a long).",
+        "`posSide`（`long` / `short`）即被强平的方向；单向持仓（`net`）时取订单 `side` 的反方向（`sell` 平多）。",
+    )
+    usd_rule = Fact(
+        "Linear: `sz` (contracts) × `ctVal` × `bkPx` (bankruptcy price). Inverse (`ctValCcy` USD): `sz` × "
+        "`ctVal` USD. Contract values from `/api/v5/public/instruments`.",
+        "U 本位：`sz`（张）× `ctVal` × `bkPx`（破产价格）。币本位（`ctValCcy` 为 USD）：`sz` × `ctVal` 美元。"
+        "合约面值取自 `/api/v5/public/instruments`。",
+    )
+    oi_rule = Fact(
+        '`/api/v5/public/open-interest` `oiUsd` ("open interest in number of USD"), SWAP + FUTURES.',
+        "`/api/v5/public/open-interest` 的 `oiUsd`（以美元计的持仓量），永续 + 交割。",
+    )
+    caveats = (
+        Fact(
+            "The contract multiplier `ctMult` is assumed to be 1.",
+            "假设合约乘数 `ctMult` 为 1。",
+            ASSUMED,
+        ),
+    )
+    doc_urls = {
+        "liquidations": "https://www.okx.com/docs-v5/en/#public-data-websocket-liquidation-orders-channel",
+        "open_interest": "https://www.okx.com/docs-v5/en/#public-data-rest-api-get-open-interest",
+    }
     ping_every = 25.0  # OKX drops a connection silent for 30 s: text "ping" before that
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -5,6 +5,7 @@ shells over the store and ``series``."""
 from .api import CollectorStatusView, HistoryView, LatestView, StatsView
 from .depth import BarsView, SummaryView, TapeView
 from .exports import ExportCSVView, ExportJSONLView
+from .methodology import MethodologyView
 from .ops import healthz, metrics
 from .page import RANGES, DocsView, PanicView, SchemaView
 
@@ -17,6 +18,7 @@ __all__ = [
     "ExportJSONLView",
     "HistoryView",
     "LatestView",
+    "MethodologyView",
     "PanicView",
     "SchemaView",
     "StatsView",

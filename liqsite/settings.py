@@ -180,6 +180,17 @@ LIQUIDATION_HTTP_RETRY_AFTER_MAX = env_float("LIQUIDATION_HTTP_RETRY_AFTER_MAX",
 LIQUIDATION_HTTP_DEADLINE = env_float("LIQUIDATION_HTTP_DEADLINE", 45.0, minimum=0.1)
 LIQUIDATION_HTTP_MAX_BYTES = env_int("LIQUIDATION_HTTP_MAX_BYTES", 4 * 1024 * 1024, minimum=1024)
 
+# -- the Crypto Fear & Greed Index (alternative.me, keyless), fetched hourly by the collector ---------
+_fear_greed_url = env_str("FEAR_GREED_URL", "https://api.alternative.me/fng/")
+if _fear_greed_url.lower() in ("", "off"):
+    _fear_greed_url = ""
+elif not re.fullmatch(r"https?://[^/\s?#]+(/\S*)?", _fear_greed_url):
+    raise ImproperlyConfigured(f"FEAR_GREED_URL={_fear_greed_url!r}: expected an http(s):// URL with a host, or off")
+#: The index's API; "" when FEAR_GREED_URL is off (or empty): nothing is fetched, /api/fear-greed says so.
+FEAR_GREED_URL = _fear_greed_url
+#: One value per day (liquidation/feargreed.py), and fear_greed.state.json beside it (the last attempt).
+FEAR_GREED_FILE = DATA_DIR / "fear_greed.json"
+
 # -- alerts (告警) -------------------------------------------------------------------------------------
 # Rules from ALERT_RULES_FILE (JSON) when set, else from the variables below (a rule is on when its
 # threshold is set). Channels are on when their URL / token is set.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from . import feargreed
 from .alerts import AlertConfig, Channel, Rule, load_rules
 from .bucketstore import BucketStore
 from .eventstore import EventStore
@@ -26,6 +27,12 @@ def get_buckets() -> BucketStore:
 def get_events() -> EventStore:
     """The keyless source's event store, for reading (no keys loaded)."""
     return EventStore(settings.LIQUIDATION_EVENTS_DIR, load_keys=False)
+
+
+def fear_greed_available() -> bool:
+    """Whether /api/fear-greed has values to show: FEAR_GREED_URL is not off and a fetch stored some
+    (one ``stat`` of the file while it is unchanged: cheap enough for every page view)."""
+    return bool(settings.FEAR_GREED_URL) and feargreed.has_data(settings.FEAR_GREED_FILE)
 
 
 def http_policy() -> HttpPolicy:

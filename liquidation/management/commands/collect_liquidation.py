@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from liquidation import feargreed
 from liquidation.alerts import KINDS, run_alerts
 from liquidation.collector import CollectError, collect_once, log_line, run_loop, write_last_run
 from liquidation.conf import alert_config, configured_source, get_store, http_policy
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 self._loop(options)
                 return
             ok, error, code = self._collect(options)
+            self._fear_greed(options)
             if not ok:
                 raise CommandError(error, returncode=code)
 
@@ -117,6 +119,22 @@ class Command(BaseCommand):
             self._alerts(kinds=("no_data",))
         return False, message, code
 
+    def _fear_greed(self, options: dict[str, Any]) -> None:
+        """After the minute's record: refresh the Fear & Greed Index when due (hourly), within what is left
+        of this minute. Logged, never raised: it never changes the collection's exit status."""
+        if options["dry_run"] or not settings.FEAR_GREED_URL:
+            return
+        try:
+            result = feargreed.refresh(settings.FEAR_GREED_FILE, settings.FEAR_GREED_URL, http_policy())
+        except feargreed.FearGreedError as e:
+            logger.error("fear-greed failed (%s): %s; nothing written, next try in an hour", e.kind, e)
+        except Exception as e:  # a bug here must not cost the collection its exit status or the loop
+            detail = redact_text(str(e))[:300]
+            logger.error("fear-greed: unexpected %s: %s", e.__class__.__name__, detail, exc_info=True)
+        else:
+            if result.outcome != "not-due":
+                logger.info("fear-greed: %s", result.summary())
+
     def _alerts(self, kinds: tuple[str, ...]) -> None:
         """Evaluate the alert rules and send; logged, never fatal (run_alerts does not raise)."""
         outcome = run_alerts(alert_config, get_store(), kinds=kinds)  # builds the config inside its guard
@@ -155,6 +173,7 @@ class Command(BaseCommand):
 
             def one_minute() -> None:
                 self._collect(options)
+                self._fear_greed(options)
                 self._maintain()
 
             calls = run_loop(one_minute, stop, interval=options["interval"])

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/liquidation-1h/status", views.CollectorStatusView.as_view(), name="liquidation-status"),
     path("api/liquidation-1h/export.csv", views.ExportCSVView.as_view(), name="liquidation-export-csv"),
     path("api/liquidation-1h/export.jsonl", views.ExportJSONLView.as_view(), name="liquidation-export-jsonl"),
+    path("api/fear-greed", views.FearGreedView.as_view(), name="fear-greed"),
     path("api/schema/", views.SchemaView.as_view(), name="schema"),
     path("api/docs/", views.DocsView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),

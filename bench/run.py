@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # full: 1 day to 5 years of data, 20 s wrk runs (~10 minutes)
     .venv/bin/python bench/run.py --quick    # small sizes, short runs: CI runs this so the scripts never rot
     .venv/bin/python bench/run.py --only depth   # run one benchmark and replace its section only
+    .venv/bin/python bench/run.py --only transfer
 
 --quick writes its table to bench/data/RESULTS-quick.md instead (timings from a quick run are not results).
 """
@@ -83,6 +84,41 @@ def depth_section(depth: dict, note: str = "") -> list[str]:
     ]
 
 
+TRANSFER_HEADING = "## First load of /panic: bytes transferred"
+
+
+def transfer_section(transfer: dict, note: str = "") -> list[str]:
+    """The tables of bench/transfer_bench.py."""
+    from bench.transfer_bench import TABLE_HEADERS, history_rows, load_rows, resource_rows
+
+    loads = transfer.get("loads", {})
+    return [
+        f"{TRANSFER_HEADING} (Debian's Chromium, empty cache, {transfer.get('records', 0):,} minute records "
+        "shaped like the keyless source's, gunicorn with 2 workers)",
+        "",
+        *([note, ""] if note else []),
+        "Transferred = what Chromium counted as received for each request (status line, headers and body as "
+        "sent; CDP `Network.loadingFinished`), summed until the network was idle. Naive = the same load with "
+        "`Accept-Encoding: identity`, in the same run: nothing compressed.",
+        "",
+        TABLE_HEADERS["loads"],
+        *load_rows(loads),
+        "",
+        "Biggest resources of the compressed load:",
+        "",
+        TABLE_HEADERS["resources"],
+        *resource_rows(loads.get("compressed", {})),
+        "",
+        "### One 24 h history request (`/api/liquidation-1h/history?limit=1440`), body bytes by Accept-Encoding",
+        "",
+        TABLE_HEADERS["history"],
+        *history_rows(transfer.get("history", {})),
+        "",
+        *transfer.get("targets", []),
+        "",
+    ]
+
+
 def splice(text: str, heading: str, section: list[str], before: str = "## Listener pipeline") -> str:
     """``text`` with the ``## `` section starting with ``heading`` replaced by ``section`` (when absent,
     inserted before the section starting with ``before``, or appended)."""
@@ -105,25 +141,33 @@ def _revision() -> str:
     return f"{head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
 
 
-def only_depth(quick: bool) -> None:
+#: --only NAME: (script, heading of its section, the section's builder).
+ONLY = {
+    "depth": ("depth_bench.py", DEPTH_HEADING, depth_section),
+    "transfer": ("transfer_bench.py", TRANSFER_HEADING, transfer_section),
+}
+
+
+def only(name: str, quick: bool) -> None:
+    script, heading, section = ONLY[name]
     target = BENCH / ("data/RESULTS-quick.md" if quick else "RESULTS.md")
     with tempfile.TemporaryDirectory() as tmp:
-        depth = run("depth_bench.py", quick, Path(tmp) / "depth.json")
-    command = f"`.venv/bin/python bench/run.py --only depth{' --quick' if quick else ''}`"
+        result = run(script, quick, Path(tmp) / f"{name}.json")
+    command = f"`.venv/bin/python bench/run.py --only {name}{' --quick' if quick else ''}`"
     note = f"Measured on its own ({command}, {datetime.date.today().isoformat()}, code at {_revision()}; {machine()})."
     old = target.read_text(encoding="utf-8") if target.exists() else "# Benchmark results\n"
     target.parent.mkdir(exist_ok=True)
-    target.write_text(splice(old, DEPTH_HEADING, depth_section(depth, note)), encoding="utf-8")
-    print(f"\nwrote the depth section of {target}")
+    target.write_text(splice(old, heading, section(result, note)), encoding="utf-8")
+    print(f"\nwrote the {name} section of {target}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["depth"], help="run this benchmark only and replace its section")
+    parser.add_argument("--only", choices=sorted(ONLY), help="run this benchmark only and replace its section")
     args = parser.parse_args()
-    if args.only == "depth":
-        only_depth(args.quick)
+    if args.only:
+        only(args.only, args.quick)
         return
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
@@ -132,6 +176,7 @@ def main() -> None:
         attack = run("attack_bench.py", args.quick, t / "attack.json")
         collector = run("collector_bench.py", args.quick, t / "collector.json")
         depth = run("depth_bench.py", args.quick, t / "depth.json")
+        transfer = run("transfer_bench.py", args.quick, t / "transfer.json")
         print("\n== stream_bench.py", flush=True)
         stream = subprocess.run(
             [sys.executable, str(BENCH / "stream_bench.py"), *(["--events", "20000"] if args.quick else [])],
@@ -184,6 +229,7 @@ def main() -> None:
         *collector.get("targets", []),
         "",
         *depth_section(depth),
+        *transfer_section(transfer),
         "## Listener pipeline: events normalized and stored per second (one core unless pinned)",
         "",
         "```",

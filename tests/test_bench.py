@@ -29,6 +29,10 @@ def test_quick_benchmark_runs_end_to_end_and_reports_every_part():
         "| 3d | tape newest 50 |",
         "ExchangesSource.fetch",
         "- one keyless collection with",
+        "| naive: `Accept-Encoding: identity` |",
+        "- first load of /panic: ",
+        "| br | br |",  # the 24 h history answered compressed as asked
+        "| gzip | gzip |",
     )
     for part in parts:
         assert part in report

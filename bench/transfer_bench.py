@@ -238,6 +238,9 @@ def main() -> None:
         f"{'met' if ours <= TARGET_BYTES else 'MISSED'}; naive (uncompressed) {kb(naive)}, {naive / ours:.1f}× more",
         f"- one 24 h history request: {h['identity']['bytes']:,} bytes uncompressed, {h['br']['bytes']:,} br, "
         f"{h['gzip']['bytes']:,} gzip, {h['zstd']['bytes']:,} zstd",
+        f"- the largest answer, {loads['compressed']['resources'][0]['url'].split('?')[0]}, is "
+        f"{loads['compressed']['resources'][0]['transferred'] / ours:.0%} of the first load; a record is "
+        f"{h['identity']['bytes'] / len(records):,.0f} bytes of JSON uncompressed (every venue's figures, coverage, prices)",
     ]
     report(verdict, args.json, minutes=minutes, records=len(records), stored_bytes=stored, loads=loads, history=history)
 

@@ -89,6 +89,12 @@ class TapeQuerySerializer(QuerySerializer):
         min_value=EARLIEST * 1000,
         help_text="Only events before this Unix-milliseconds time (page backwards with next_before)",
     )
+    after = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Only events after this Unix-milliseconds time (a live tape asks for what is new since its "
+        "newest row)",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         ceiling = int((time.time() + MAX_FUTURE) * 1000)

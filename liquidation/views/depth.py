@@ -140,16 +140,17 @@ class TapeView(DepthAPIView):
         summary="The newest liquidations, newest first (the tape)",
         description=(
             "Each event with its exchange, symbol, coin, side, price, quantity and USD notional. `before` "
-            "(Unix ms) pages backwards: pass the answer's `next_before`."
+            "(Unix ms) pages backwards: pass the answer's `next_before`; `after` keeps only what is newer than a "
+            "time (a live tape's refresh)."
         ),
         parameters=[TapeQuerySerializer],
         responses={200: _answer("TapeAnswer", TapeResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
         p = self.query(request)
-        return self.answer(
-            request,
-            lambda: tape.tape(
+
+        def compute() -> dict[str, Any]:
+            answer = tape.tape(
                 get_events(),
                 self.reader,
                 before_ms=p["before"],
@@ -157,8 +158,13 @@ class TapeView(DepthAPIView):
                 min_usd=p["min_usd"],
                 side=p.get("side"),
                 f=_filters(p),
-            ),
-        )
+            )
+            if "after" in p:
+                answer["results"] = [r for r in answer["results"] if r["ts_ms"] > p["after"]]
+                answer["count"] = len(answer["results"])
+            return answer
+
+        return self.answer(request, compute)
 
 
 __all__ = ["BarsView", "SummaryView", "TapeView"]

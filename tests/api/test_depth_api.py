@@ -68,6 +68,14 @@ def test_tape_is_newest_first_and_pages_with_next_before(client, folded):
     assert {"ts_ms", "exchange", "symbol", "coin", "side", "price", "qty", "usd"} <= set(first["results"][0])
 
 
+def test_tape_after_keeps_only_what_is_newer_than_the_live_tapes_newest_row(client, folded):
+    newest = folded[-3]["ts_ms"]
+    body = get(client, "tape", limit=50, after=newest).json()
+    assert [e["usd"] for e in body["results"]] == [1119.0, 1118.0]
+    assert body["count"] == 2
+    assert get(client, "tape", after=folded[-1]["ts_ms"]).json()["results"] == []
+
+
 @pytest.mark.parametrize(
     ("path", "params", "named"),
     [
@@ -77,6 +85,7 @@ def test_tape_is_newest_first_and_pages_with_next_before(client, folded):
         ("summary", {"coin": "X" * 40}, "coin"),
         ("bars", {"step": "2m"}, "step"),
         ("bars", {"by": "venue"}, "by"),
+        ("tape", {"after": "-1"}, "after"),
         ("bars", {"step": "1m", "start_time": NOW - 3 * 86400}, "step"),  # 4,321 bars
         ("bars", {"step": "1h", "start_time": NOW - 40 * 86400}, "step"),  # over 31 days below 1d
         ("bars", {"start_time": NOW, "end_time": NOW - 60}, "start_time"),

@@ -337,6 +337,16 @@ class JsonlStore:
             return None
         return (str(self.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def revision(self) -> str:
+        """A token that changes when records already served may have changed (prune, import, repair:
+        every rewrite replaces the file, so a new inode), and not when a record is appended. A client
+        that fetches only what is new keeps its copy while this stays the same."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return "none"
+        return f"{st.st_dev:x}-{st.st_ino:x}"
+
     def count(self) -> int:
         """How many valid lines the file holds."""
         return sum(1 for _ in self.records())

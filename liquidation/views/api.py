@@ -58,7 +58,7 @@ class HistoryView(SeriesAPIView):
             return response
         start, end = p.get("start_time"), p.get("end_time")
         records, gaps = series.history(self.store, start, end, p["limit"], p["interval"], p["agg"], time.time())
-        return Response(
+        response = Response(
             {
                 "count": len(records),
                 "start": start,
@@ -69,6 +69,9 @@ class HistoryView(SeriesAPIView):
                 "results": [series.present(r) for r in records],
             }
         )
+        # A page that fetches only what is new since its last record reloads the whole range when this changes.
+        response.headers["X-Liqsite-Revision"] = self.store.revision()
+        return response
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A window reaching the current minute has gaps that grow while no record comes: its ETag

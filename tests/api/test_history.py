@@ -137,3 +137,12 @@ def test_exports_fold_buckets_like_history(client, spiky):
 
 def _jsonl(response) -> list[dict]:
     return [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+
+
+def test_history_revision_holds_across_appends_and_changes_when_the_store_is_rewritten(client, spiky, store):
+    first = get(client, "history", limit=5)["X-Liqsite-Revision"]
+    values = {"hour_1_amount": 1.0, "panic_index": 0.01, "hour_24_amount": 9100, "total_position": 104.0}
+    store.append(build_record(HOUR_START + 3600 + 2, values, source="coinglass"))
+    assert get(client, "history", limit=5)["X-Liqsite-Revision"] == first
+    store.rewrite(lambda records: records[1:])  # what prune, import and repair do
+    assert get(client, "history", limit=5)["X-Liqsite-Revision"] != first

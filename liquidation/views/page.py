@@ -13,8 +13,12 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.request import Request
 
+from ..bucketread import reader_for
+from ..conf import fear_greed_available, get_buckets
 from ..venues import titles as venue_titles
 from .base import ApiRateThrottle, InlineStylesCSP
+from .page_depth import depth_strings
+from .page_feargreed import fear_greed_strings
 
 
 class SchemaView(InlineStylesCSP, SpectacularAPIView):
@@ -104,6 +108,21 @@ class PanicView(TemplateView):
         context["config"] = {
             "historyUrl": reverse("liquidation-history"),
             "statusUrl": reverse("liquidation-status"),
+            "urls": {
+                "history": reverse("liquidation-history"),
+                "status": reverse("liquidation-status"),
+                "summary": reverse("liquidation-summary"),
+                "bars": reverse("liquidation-bars"),
+                "tape": reverse("liquidation-tape"),
+                "fearGreed": reverse("fear-greed"),
+                "exportCsv": reverse("liquidation-export-csv"),
+                "exportJsonl": reverse("liquidation-export-jsonl"),
+                "methodology": reverse("methodology"),
+            },
+            # Which panels have data: the page never requests what cannot exist.
+            "panels": {"depth": reader_for(get_buckets()).available(), "fearGreed": fear_greed_available()},
+            "depthStrings": depth_strings(),
+            "fearGreedStrings": fear_greed_strings(),
             "staleSeconds": settings.LIQUIDATION_STALE_SECONDS,
             "lang": "en" if get_language() == "en" else "zh-hans",
             "ranges": {key: {"seconds": sec, "interval": interval} for key, (sec, interval) in RANGES.items()},

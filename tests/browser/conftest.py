@@ -42,6 +42,10 @@ class Site:
     url: str
     data_file: Path
     last_run: Path
+    #: The keyless source's events and minute buckets (``buckets/`` inside); empty unless a test writes them.
+    events_dir: Path
+    #: The Fear & Greed store (FEAR_GREED_URL names a closed loopback port: the web server never fetches).
+    fear_greed_file: Path
 
     def seed(self, records: list[dict]) -> None:
         """Replace the data file atomically (the server reads it on every request)."""
@@ -97,6 +101,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
         LIQUIDATION_DATA_FILE=str(data),
         LIQSITE_STATIC_ROOT=str(root / "static"),
         LIQUIDATION_API_RATE="off",
+        FEAR_GREED_URL="http://127.0.0.1:9/fng/",
     )
     collected = run_manage(env, "collectstatic", "--noinput", "-v", "0")
     assert collected.returncode == 0, collected.stderr
@@ -130,7 +135,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
                 server.kill()
                 pytest.fail("the site did not start")
             time.sleep(0.2)
-    yield Site(url, data, root / "data" / "last_run.json")
+    yield Site(url, data, root / "data" / "last_run.json", root / "data" / "events", root / "data" / "fear_greed.json")
     server.terminate()
     server.wait(timeout=10)
 

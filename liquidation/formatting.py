@@ -1,7 +1,9 @@
-"""Money as the page shows it, for messages sent from Python (alerts).
+"""Money as the page shows it, for messages sent from Python (alerts, /methodology).
 
-The twin of ``static/js/format.js``: 万/亿 in Chinese ($397.14万, $1.36亿), K/M/B/T with three significant
-digits in English ($3.97M, $136M). Both are tested against ``tests/fixtures/format-cases.json``.
+The twin of ``static/js/format.js``, with its one precision rule in both languages: the amount in its unit
+with two decimals and thousands separators: 万/亿 in Chinese ($397.14万, $1,467.35万, $1.36亿), K/M/B/T in
+English ($3.97M, $14.67M, $136.00M); whole dollars below the smallest unit; ``compact`` (axis labels) drops
+trailing zeros. Both are tested against ``tests/fixtures/format-cases.json``.
 """
 
 from __future__ import annotations
@@ -9,13 +11,10 @@ from __future__ import annotations
 import math
 
 DASH = "—"
-
-
-def _significant(x: float, digits: int) -> str:
-    if x >= 10**digits:
-        return f"{x:.0f}"
-    text = f"{float(f'{x:.{digits}g}'):.{digits}f}".rstrip("0").rstrip(".")
-    return text
+_UNITS = {
+    "en": [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")],
+    "zh-hans": [(1e8, "亿"), (1e4, "万")],
+}
 
 
 def _trim(text: str) -> str:
@@ -27,9 +26,9 @@ def _js_round(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def _js_fixed(x: float, places: int) -> str:
-    """``Number.prototype.toFixed`` (round half away from zero on the decimal digits shown)."""
-    return f"{x:.{places}f}"
+def _in_unit(x: float, compact: bool) -> str:
+    text = f"{x:,.2f}"  # the same digits as JavaScript's toFixed(2) on the same double
+    return _trim(text) if compact else text
 
 
 def format_usd(usd: float | None, lang: str = "zh-hans", *, compact: bool = False) -> str:
@@ -37,29 +36,17 @@ def format_usd(usd: float | None, lang: str = "zh-hans", *, compact: bool = Fals
         return DASH
     sign = "-" if usd < 0 else ""
     a = abs(usd)
-    if lang == "en":
-        units = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
-        digits = 4 if compact else 3
-        for i, (size, unit) in enumerate(units):
-            if a < size:
-                continue
-            text = _significant(a / size, digits)
-            if float(text) >= 1000 and i > 0:
-                bigger, bigger_unit = units[i - 1]
-                return f"{sign}${_significant(a / bigger, digits)}{bigger_unit}"
-            return f"{sign}${text}{unit}"
-        if float(_js_fixed(a, 2)) >= 1000:
-            return f"{sign}${_significant(a / 1e3, digits)}K"
-        return f"{sign}${_js_round(a)}" if compact else f"{sign}${_trim(_js_fixed(a, 2))}"
-
-    def fixed(x: float) -> str:
-        return _trim(_js_fixed(x, 2)) if compact else _js_fixed(x, 2)
-
-    if a >= 1e8 or float(_js_fixed(a / 1e4, 2)) >= 1e4:
-        return f"{sign}${fixed(a / 1e8)}亿"
-    if a >= 1e4 or _js_round(a) >= 1e4:
-        return f"{sign}${fixed(a / 1e4)}万"
-    return f"{sign}${_js_round(a):,}"
+    units = _UNITS["en" if lang == "en" else "zh-hans"]
+    for i, (size, unit) in enumerate(units):
+        nxt = units[i + 1] if i + 1 < len(units) else None
+        rounds_up = nxt is not None and float(f"{a / nxt[0]:.2f}") >= size / nxt[0]
+        if a >= size or rounds_up:
+            return f"{sign}${_in_unit(a / size, compact)}{unit}"
+    whole = _js_round(a)
+    size, unit = units[-1]
+    if whole >= size:
+        return f"{sign}${_in_unit(a / size, compact)}{unit}"
+    return f"{sign}${whole:,}"
 
 
 def format_wan(wan: float | None, lang: str = "zh-hans") -> str:

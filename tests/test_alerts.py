@@ -98,7 +98,7 @@ def test_the_message_is_chinese_with_amounts_as_on_the_page(tmp_path, store):
     assert "（北京时间）" in text
     assert text.endswith("查看：https://liq.example/panic")
     english = AlertConfig(cfg.rules, [], tmp_path / "x.json", lang="en")
-    assert "1h liquidations $136M, at or above $100M" in message(english, evaluate(english, store, NOW), NOW)
+    assert "1h liquidations $136.00M, at or above $100.00M" in message(english, evaluate(english, store, NOW), NOW)
 
 
 # -- channels against local servers that check what the real services check ---------------------------

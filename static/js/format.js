@@ -1,57 +1,60 @@
-// One formatter for money, shared by the cards, the axes and the tooltips.
-// Chinese readers count in 万 (1e4) and 亿 (1e8): $397.14万, $1.36亿. In English the same amounts are
-// $3.97M and $136M (1亿 = 100M), three significant digits. Test vectors: tests/fixtures/format-cases.json.
+// One formatter for money, shared by the cards, the axes and the tooltips, with one precision rule in
+// both languages: the amount in its unit with two decimals and thousands separators. Chinese readers
+// count in 万 (1e4) and 亿 (1e8): $397.14万, $1,467.35万, $1.36亿; in English the same amounts are
+// $3.97M, $14.67M and $136.00M (1亿 = 100M). Below the smallest unit: whole dollars ($9,999; $512).
+// Axis labels (compact) drop trailing zeros ($4M, $1.5亿). Test vectors: tests/fixtures/format-cases.json
+// (also checked against the Python twin, liquidation/formatting.py).
 
 const DASH = "—";
 
-function sign(value) {
-  return value < 0 ? "-" : "";
-}
-
-function significant(x, digits) {
-  // digits=3: 3.971 -> "3.97", 135.83 -> "136", 1234 -> "1234" (never exponent notation)
-  return x >= 10 ** digits ? x.toFixed(0) : Number(x.toPrecision(digits)).toString();
+/** "1234567.89" -> "1,234,567.89" */
+function group(text) {
+  const [whole, decimals] = text.split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return decimals === undefined ? grouped : `${grouped}.${decimals}`;
 }
 
 function trimZeros(text) {
   return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
 }
 
+function inUnit(x, compact) {
+  const text = x.toFixed(2);
+  return group(compact ? trimZeros(text) : text);
+}
+
 /**
- * Format a USD amount. lang: "zh-hans" (default) or "en". compact: fewer digits, for axis labels.
+ * Format a USD amount. lang: "zh-hans" (default) or "en". compact: no trailing zeros, for axis labels.
  */
 export function formatUsd(usd, lang = "zh-hans", { compact = false } = {}) {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return DASH;
-  const s = sign(usd);
+  const s = usd < 0 ? "-" : "";
   const a = Math.abs(usd);
-  if (lang === "en") {
-    const units = [
-      [1e12, "T"],
-      [1e9, "B"],
-      [1e6, "M"],
-      [1e3, "K"],
-    ];
-    // Axis ticks are close together: one more digit keeps neighbouring labels apart.
-    const digits = compact ? 4 : 3;
-    for (let i = 0; i < units.length; i++) {
-      const [size, unit] = units[i];
-      if (a < size) continue;
-      const text = significant(a / size, digits);
-      if (Number(text) >= 1000 && i > 0) {
-        // Rounded up into the next unit (999,960 is $1M, not $1000K).
-        const [bigger, biggerUnit] = units[i - 1];
-        return `${s}$${significant(a / bigger, digits)}${biggerUnit}`;
-      }
-      return `${s}$${text}${unit}`;
-    }
-    if (Number(a.toFixed(2)) >= 1000) return `${s}$${significant(a / 1e3, digits)}K`;
-    return `${s}$${compact ? Math.round(a) : trimZeros(a.toFixed(2))}`;
+  // Units from the largest; the unit is picked after rounding (999,999 is $1.00M, not $1000.00K).
+  const units =
+    lang === "en"
+      ? [
+          [1e12, "T"],
+          [1e9, "B"],
+          [1e6, "M"],
+          [1e3, "K"],
+        ]
+      : [
+          [1e8, "亿"],
+          [1e4, "万"],
+        ];
+  for (let i = 0; i < units.length; i++) {
+    const [size, unit] = units[i];
+    const next = units[i + 1];
+    const roundsUp = next && Number((a / next[0]).toFixed(2)) >= size / next[0];
+    if (a >= size || roundsUp) return `${s}$${inUnit(a / size, compact)}${unit}`;
   }
-  const fixed = (x) => (compact ? trimZeros(x.toFixed(2)) : x.toFixed(2));
-  // Pick the unit after rounding, so 9999.9999万 is $1.00亿 and $9,999.6 is $1.00万.
-  if (a >= 1e8 || Number((a / 1e4).toFixed(2)) >= 1e4) return `${s}$${fixed(a / 1e8)}亿`;
-  if (a >= 1e4 || Math.round(a) >= 1e4) return `${s}$${fixed(a / 1e4)}万`;
-  return `${s}$${Math.round(a).toLocaleString("en-US")}`;
+  const whole = Math.round(a);
+  if (whole >= units[units.length - 1][0]) {
+    const [size, unit] = units[units.length - 1];
+    return `${s}$${inUnit(a / size, compact)}${unit}`;
+  }
+  return `${s}$${group(String(whole))}`;
 }
 
 /** An amount stored in 万 USD (hour_1_amount, hour_24_amount, …). */
@@ -62,6 +65,14 @@ export function formatWan(wan, lang, options) {
 /** An amount stored in 亿 USD (total_position). */
 export function formatYi(yi, lang, options) {
   return yi === null || yi === undefined ? DASH : formatUsd(yi * 1e8, lang, options);
+}
+
+/** The panic index as a percentage (24 h liquidations over open interest): 7.61%, 0.14%, 0.012%. */
+export function formatPercent(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
+  const p = value * 100;
+  if (p === 0) return "0%";
+  return `${Math.abs(p) >= 0.1 ? p.toFixed(2) : Number(p.toPrecision(2)).toString()}%`;
 }
 
 /** The panic index: four significant digits, as the earlier system showed it (0.0761). */

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/liquidation-1h/summary", views.SummaryView.as_view(), name="liquidation-summary"),
     path("api/liquidation-1h/bars", views.BarsView.as_view(), name="liquidation-bars"),
     path("api/liquidation-1h/tape", views.TapeView.as_view(), name="liquidation-tape"),
+    path("api/liquidation-1h/panic-band", views.PanicBandView.as_view(), name="liquidation-panic-band"),
     path("api/liquidation-1h/status", views.CollectorStatusView.as_view(), name="liquidation-status"),
     path("api/liquidation-1h/export.csv", views.ExportCSVView.as_view(), name="liquidation-export-csv"),
     path("api/liquidation-1h/export.jsonl", views.ExportJSONLView.as_view(), name="liquidation-export-jsonl"),

@@ -18,17 +18,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from . import events, guards, records
+from . import events, guards, panicband, records
 from . import venues as registry
 from .exchanges import STATUS_MAX_AGE
 from .formatting import format_usd
 from .summary import DAY_MS, HOUR_MS, WAN, YI, Gathered, summarize
 from .venues.base import ASSUMED, DOCUMENTED, OBSERVED, POLL_OVERLAP_MS, THIRD_PARTY, Fact, Venue
-
-try:
-    from . import panicband
-except ImportError:  # pragma: no cover - panicband.py lands with the /panic page's band; until then, no band section
-    panicband = None  # type: ignore[assignment]
 
 EN, ZH = "en", "zh-hans"
 
@@ -417,10 +412,8 @@ def page(lang: str) -> dict[str, Any]:
     }
 
 
-def band(lang: str) -> dict[str, Any] | None:
-    """The percentile rule of ``panicband`` (window, thresholds, minimum history, bands); None without it."""
-    if panicband is None:
-        return None
+def band(lang: str) -> dict[str, Any]:
+    """The percentile rule of ``panicband`` (window, thresholds, minimum history, bands)."""
     return {
         "window_days": panicband.WINDOW_DAYS,
         "calm_below": f"{panicband.CALM_BELOW:g}",

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from liquidation import guards, methodology, records
+from liquidation import guards, methodology, panicband, records
 from liquidation import venues as registry
 from liquidation.summary import WAN, YI
 from liquidation.venues.base import THIRD_PARTY, Fact, OpenInterest, Venue
@@ -133,7 +133,6 @@ def test_units_formulas_and_bands_come_from_the_code(client, lang):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_percentile_bands_are_the_code_rule(client, lang):
-    panicband = pytest.importorskip("liquidation.panicband")
     html = get(client, lang)
     text = text_of(html)
     bands = {attr(a, "data-band"): text_of(body) for a, body in rows(html, "band-table")}
@@ -204,7 +203,6 @@ def test_the_panic_example_is_the_code_ratio_of_24h_liquidations_to_open_interes
 
 
 def test_the_bands_are_what_panicband_computes():
-    panicband = pytest.importorskip("liquidation.panicband")
     rows_ = {r["band"]: r for r in methodology.band_rows("en")}
     assert panicband.band_name(panicband.CALM_BELOW - 0.1) == "calm"
     assert panicband.band_name(panicband.CALM_BELOW) == "elevated"
@@ -259,11 +257,3 @@ def test_a_venue_added_to_the_registry_appears_on_the_page_with_no_other_change(
     assert "One per toy per second." in html
     assert 'href="https://toy.example/docs"' in html
     assert "ToyEx" in text_of(re.search(r'<ul class="throttled-list">.*?</ul>', html, re.S).group(0))
-
-
-def test_without_the_band_module_the_page_leaves_the_percentile_section_out(client, monkeypatch):
-    monkeypatch.setattr(methodology, "panicband", None)
-    html = get(client, "en")
-    assert 'id="percentile"' not in html
-    assert 'href="#percentile"' not in html
-    assert 'id="guard-table"' in html

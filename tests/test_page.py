@@ -46,14 +46,31 @@ def test_unknown_language_falls_back_to_chinese(client):
 def test_config_carries_urls_ranges_and_strings_not_data(client, liq_settings):
     liq_settings.LIQUIDATION_STALE_SECONDS = 240
     config = config_of(client.get("/panic").content.decode())
-    assert config["historyUrl"] == "/api/liquidation-1h/history"
+    assert config["urls"]["history"] == "/api/liquidation-1h/history"
+    assert config["urls"]["panicBand"] == "/api/liquidation-1h/panic-band"
     assert config["staleSeconds"] == 240
-    assert config["ranges"]["30d"] == {"seconds": 30 * 86400, "interval": "1h"}
-    assert all(
-        r["seconds"] / {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}[r["interval"]] <= 2000
-        for r in config["ranges"].values()
-    )
+    assert config["ranges"]["30d"] == {"seconds": 30 * 86400, "interval": "1h", "bars": "4h"}
+    seconds = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400}
+    for r in config["ranges"].values():
+        assert r["seconds"] / seconds[r["interval"]] <= 2000  # history points
+        assert 30 <= r["seconds"] / seconds[r["bars"]] <= 180  # bars that stay readable
     assert config["strings"]["empty_title"] == "暂无数据"
+
+
+def test_panels_without_data_are_flagged_so_the_page_never_asks(client, liq_settings, tmp_path):
+    liq_settings.LIQUIDATION_EVENTS_DIR = tmp_path / "events"
+    config = config_of(client.get("/panic").content.decode())
+    assert config["panels"] == {"depth": False, "fearGreed": False}
+
+
+def test_every_translated_string_keeps_its_placeholders(client):
+    zh = config_of(client.get("/panic").content.decode())
+    en = config_of(client.get("/panic?lang=en").content.decode())
+    for group in ("strings", "depthStrings", "fearGreedStrings"):
+        assert zh[group].keys() == en[group].keys()
+        for key, text in en[group].items():
+            assert zh[group][key].count("%s") == text.count("%s"), key
+            assert sorted(re.findall(r"\{\w+\}", zh[group][key])) == sorted(re.findall(r"\{\w+\}", text)), key
 
 
 def test_no_inline_script_or_style_and_a_strict_csp(client):

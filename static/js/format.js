@@ -83,7 +83,7 @@ export function formatIndex(value) {
 
 /**
  * Format a Unix time (seconds) in Beijing time or the browser's zone.
- * style: "full" (2026-01-17 01:17:31), "minute" (01-17 01:17), "time" (01:17).
+ * style: "full" (2026-01-17 01:17:31), "minute" (01-17 01:17), "time" (01:17), "date" (01-17).
  */
 export function formatTime(ts, zone = "beijing", style = "full") {
   const parts = {};
@@ -99,8 +99,19 @@ export function formatTime(ts, zone = "beijing", style = "full") {
   });
   for (const p of fmt.formatToParts(new Date(ts * 1000))) parts[p.type] = p.value;
   if (style === "time") return `${parts.hour}:${parts.minute}`;
+  if (style === "date") return `${parts.month}-${parts.day}`;
   if (style === "minute") return `${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+/** A duration in the page's language: "45 s", "12 min", "2 h 5 min", "3 d 4 h" (strings: dur_*). */
+export function formatDuration(seconds, strings) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return strings.dur_seconds.replace("%s", s);
+  const m = Math.round(s / 60);
+  if (m < 60) return strings.dur_minutes.replace("%s", m);
+  if (m < 1440) return strings.dur_hours_minutes.replace("%s", Math.floor(m / 60)).replace("%s", m % 60);
+  return strings.dur_days_hours.replace("%s", Math.floor(m / 1440)).replace("%s", Math.floor((m % 1440) / 60));
 }
 
 /** "45 s", "3 min", "2 h", "3 d" ago, in the page's language. */

@@ -114,6 +114,11 @@ export function themeColors() {
     long: css("--long"),
     short: css("--short"),
     accent: css("--accent"),
+    gapShade: css("--gap-shade"),
+    zoomFill: css("--zoom-fill"),
+    zoomHandle: css("--zoom-handle"),
+    panicShade: css("--panic-shade"),
+    elevatedShade: css("--elevated-shade"),
   };
 }
 

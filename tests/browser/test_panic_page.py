@@ -58,8 +58,9 @@ def test_panel_sits_below_the_panic_trend_and_draws(make_page, site, day_with_ga
     page = make_page()
     page.goto(site.url + "/panic")
     wait_ready(page)
-    order = page.eval_on_selector_all("main > section.panel", "els => els.map(e => e.id)")
-    assert order == ["panic-panel", "liq-panel", "oi-panel"]
+    order = page.eval_on_selector_all("main > section", "els => els.map(e => e.id)")
+    # As the seed has it: the panic trend, then the 1h panel, then the Fear & Greed history.
+    assert order.index("panic-panel") < order.index("liq-panel") < order.index("fg-panel") < order.index("oi-panel")
     title = page.inner_text("#liq-panel h2")
     assert "💥 1小时爆仓金额曲线图" in title
     assert "[实时追踪]" in title
@@ -79,16 +80,16 @@ def test_root_redirects_to_the_panic_page(make_page, site, day_with_gap):
 
 @pytest.mark.parametrize(("key", "minutes"), [("1h", 60), ("24h", 1440)])
 def test_point_count_matches_the_api(make_page, site, day_with_gap, key, minutes):
+    """Ranges up to 24 h are slices of the day the page holds: as many points as the API has records."""
     page = make_page()
-    requests = history_requests(page)
     page.goto(site.url + "/panic")
     wait_ready(page)
     page.click(f".range[data-range='{key}']")
     wait_ready(page)
     page.wait_for_timeout(200)
     shown = page.evaluate(CHART_POINTS, "liq-chart")
-    url = [u for u in requests if f"limit={minutes + 2}&" in u][-1]
-    assert shown["points"] == api_count(site, url)
+    start = int(time.time()) // 60 * 60 - minutes * 60
+    assert abs(shown["points"] - site.api(f"/api/liquidation-1h/history?start_time={start}&limit=2000")["count"]) <= 1
     assert shown["points"] > 0
     assert page.get_attribute(f".range[data-range='{key}']", "aria-pressed") == "true"
 
@@ -114,11 +115,14 @@ def test_a_gap_in_the_data_is_a_gap_in_the_series(make_page, site, day_with_gap)
     page.goto(site.url + "/panic")
     wait_ready(page)
     shown = page.evaluate(CHART_POINTS, "liq-chart")
-    assert len(shown["nulls"]) == 1  # one break, not a bridge
-    gap_ms = shown["nulls"][0]
     newest = day_with_gap[-1]["timestamp"]
-    assert newest - 110 * 60 <= gap_ms / 1000 <= newest - 100 * 60
-    assert page.evaluate(CHART_POINTS, "panic-chart")["nulls"] == shown["nulls"]
+    inside = [ms for ms in shown["nulls"] if newest - 111 * 60 <= ms / 1000 <= newest - 99 * 60]
+    assert len(inside) == 10  # one break per missing minute, never a bridge
+    assert page.get_attribute("#liq-panel", "data-gaps") in (
+        "1",
+        "2",
+    )  # the hole (and at most the range's first minute)
+    assert [ms for ms in page.evaluate(CHART_POINTS, "panic-chart")["nulls"] if ms in inside] == inside
 
 
 def test_hover_shows_the_values_of_the_point(make_page, site, day_with_gap):
@@ -170,7 +174,10 @@ def test_empty_store_shows_the_empty_state(make_page, site):
     wait_ready(page, "empty")
     assert page.is_visible("#liq-empty")
     assert "暂无数据" in page.inner_text("#liq-empty-title")
-    assert "LIQUIDATION_SOURCE_URL" in page.inner_text("#liq-empty-hint")
+    hint = page.inner_text("#liq-empty-hint")
+    assert "采集器还没有写入第一条记录" in hint
+    for operator_advice in ("LIQUIDATION_", "COINGLASS", "KEY", "manage.py", ".env", "http"):
+        assert operator_advice not in hint  # the default source needs no key; visitors get no commands
     assert page.inner_text("#card-h1") == "—"
     screenshot(page, "desktop-zh-empty")
 
@@ -205,7 +212,8 @@ def test_lower_bound_records_show_the_coverage_note(make_page, site):
     page.goto(site.url + "/panic")
     wait_ready(page)
     assert page.is_visible("#lower-bound-note")
-    assert page.get_attribute("#lower-bound-note a", "href") == "#coverage-explained"
+    assert page.get_attribute("#lower-bound-note a", "href") == "/methodology"
+    assert page.inner_text("#card-h1").startswith("≥$")  # a lower bound says so on the card
     site.seed(minute_series(30))
     page.reload()
     wait_ready(page)
@@ -272,7 +280,7 @@ def test_chart_resizes_with_the_window(make_page, site, day_with_gap):
 def test_refresh_pauses_while_hidden_and_runs_on_becoming_visible(make_page, site, day_with_gap):
     page = make_page()
     latest_calls: list[float] = []
-    page.on("request", lambda r: r.url.endswith("/history?limit=1") and latest_calls.append(time.monotonic()))
+    page.on("request", lambda r: "/history?start_time=" in r.url and latest_calls.append(time.monotonic()))
     page.goto(site.url + "/panic")
     wait_ready(page)
     assert len(latest_calls) == 1
@@ -340,6 +348,7 @@ def test_the_formatter_matches_every_vector(make_page, site, day_with_gap):
           for (const c of cases.yi) if (f.formatYi(c.yi, lang) !== c[lang]) bad.push(["yi", c.yi, lang]);
         }
         for (const c of cases.index) if (f.formatIndex(c.value) !== c.text) bad.push(["index", c.value]);
+        for (const c of cases.percent) if (f.formatPercent(c.value) !== c.text) bad.push(["percent", c.value]);
         return bad;
     }""",
         cases,
@@ -420,9 +429,15 @@ def test_empty_store_says_why_when_the_collector_failed(make_page, site):
         page.goto(site.url + "/panic")
         wait_ready(page, "empty")
         hint = page.inner_text("#liq-empty-hint")
-        assert "exchanges: no-exchange-reachable" in hint
-        assert "采集器最近一次" in hint
-        assert "manage.py" not in hint  # the operator's detail never reaches the public page
+        assert "采集器无法获取数据" in hint
+        assert "无法连接任何交易所" in hint  # the error class, said for a visitor
+        assert not page.is_visible("#liq-empty-detail")  # the operator's part waits behind "details"
+        page.click("#liq-empty-details summary")
+        detail = page.inner_text("#liq-empty-detail")
+        assert "exchanges" in detail
+        assert "no-exchange-reachable" in detail
+        for leak in ("manage.py", "stream_liquidations", "http", "`"):
+            assert leak not in hint + detail  # never a command or a URL on the public page
     finally:
         site.last_run.unlink()
 
@@ -451,7 +466,7 @@ def test_exchange_split_and_coverage_are_shown(make_page, site):
     assert "数值异常、已剔除：Gate。" in note  # a venue the plausibility guards left out
     assert "过去一小时数据完整：否。" in note
     box = page.locator("#liq-chart").bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-    page.wait_for_function("document.getElementById('liq-readout').textContent.length > 0")
+    page.mouse.move(box["x"] + box["width"] * 0.97, box["y"] + box["height"] * 0.4)  # the last two hours
+    page.wait_for_function("() => document.getElementById('liq-readout').textContent.includes('各交易所')")
     assert "各交易所: Binance $200.50万 · OKX $99.50万" in page.inner_text("#liq-readout")
     screenshot(page, "desktop-zh-coverage")

@@ -163,6 +163,7 @@ function renderLiq() {
   panel.dataset.max = summary.max === null ? "" : String(summary.max);
   panel.dataset.min = summary.min === null ? "" : String(summary.min);
   panel.dataset.gaps = String(summary.gaps);
+  panel.dataset.newest = state.day.newest ? String(state.day.newest.timestamp) : "";
   updateExports(fromMs, toMs, s.interval, stepOf(s.interval));
   if (!state.day.newest) renderOverlay("empty", state.run, null);
   else if (summary.points === 0) renderOverlay("empty-range", null, null);

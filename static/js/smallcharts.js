@@ -83,14 +83,14 @@ export function panicOption(view, c, band) {
           data: lines,
         },
       },
-      lone(data, RED),
+      { ...lone(data, RED), id: "lone" },
     ],
   };
 }
 
 function lone(data, colour) {
   const points = data.filter((p, i) => p[1] !== null && (i === 0 || data[i - 1][1] === null) && (i === data.length - 1 || data[i + 1][1] === null));
-  return { type: "scatter", data: points, symbolSize: 6, itemStyle: { color: colour }, silent: true, tooltip: { show: false } };
+  return { id: `lone-${colour}`, type: "scatter", data: points, symbolSize: 6, itemStyle: { color: colour }, silent: true, tooltip: { show: false } };
 }
 
 export function oiOption(view, c) {

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
@@ -141,13 +141,6 @@ def _js_strings() -> dict[str, str]:
     }
 
 
-def _optional_url(name: str) -> str | None:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return None
-
-
 class PanicView(TemplateView):
     """The /panic dashboard. Data comes from the API; the template gets URLs and strings only."""
 
@@ -169,7 +162,7 @@ class PanicView(TemplateView):
                 "exportCsv": reverse("liquidation-export-csv"),
                 "exportJsonl": reverse("liquidation-export-jsonl"),
                 "methodology": reverse("methodology"),
-                "panicBand": _optional_url("liquidation-panic-band"),
+                "panicBand": reverse("liquidation-panic-band"),
             },
             # Which panels have data: the page never requests what cannot exist.
             "panels": {"depth": depth_available, "fearGreed": fear_greed_available()},

@@ -116,8 +116,11 @@ def tape(
 ) -> dict[str, Any]:
     """The newest matching liquidations before ``before_ms``, newest first, and ``next_before``."""
     page = _Page(limit, before_ms, min_usd, side, f or Filters())
-    day = day_of(before_ms - 1)
-    oldest = min(events.days(), default=day)
+    days = events.days()
+    # From the newest day that holds events: a ``before`` in the future (the default, now + 1 day) must not
+    # spend the two-day read on files that do not exist yet.
+    day = min(day_of(before_ms - 1), max(days, default=day_of(before_ms - 1)))
+    oldest = min(days, default=day)
     budget, complete_from, days_read = BUDGET_BYTES, 0, 0
     while day >= oldest and days_read < TAPE_DAYS and not page.full and not complete_from:
         cursor = _cursor(reader, events, day)

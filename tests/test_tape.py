@@ -243,3 +243,16 @@ def test_when_the_collector_has_not_folded_for_long_the_newest_unfolded_events_a
     monkeypatch.setattr(tape, "TAIL_BYTES", 600)  # less than the 20 unfolded lines
     got = _tape(events, store, ms(23, 0), 2)
     assert [e["usd"] for e in got["results"]] == [519.0, 518.0]
+
+
+def test_a_before_a_day_ahead_still_reads_the_two_newest_days_that_hold_events(tmp_path):
+    """The API's default ``before`` is now + 1 day: the tape must start at the newest stored day, not at
+    tomorrow's missing file (which left only today's first minutes on the tape just after midnight)."""
+    events, store = stores(tmp_path)
+    yesterday = [_ev(ms(23, m, 5, day_s=DAY_S - 86400), 1000.0 + m) for m in range(50)]
+    today = [_ev(ms(0, 1, 5), 5000.0)]
+    events.append(yesterday + today)
+    store.fold(events, ALL_LIVE, at(0, 3))
+    got = _tape(events, store, ms(0, 3) + 86_400_000, 30)
+    assert [_key(e) for e in got["results"]] == _brute(events, ms(0, 3) + 86_400_000, 30)
+    assert len(got["results"]) == 30  # today's one and 29 of yesterday's

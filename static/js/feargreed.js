@@ -47,8 +47,9 @@ const state = {
   answers: {}, // range -> {body, at}
   shown: null, // the answer drawn
   shownRange: null,
-  loadedAt: 0,
-  failedAt: 0,
+  requestedAt: 0, // when the last request was sent
+  failed: false, // whether it failed
+  inFlight: 0,
   token: 0,
   chart: null,
   rows: [], // parallel to the series' data: a day, or null for a missing day
@@ -278,6 +279,8 @@ async function load(range, { force = false } = {}) {
   }
   const token = ++state.token;
   if (!state.shown) panel.dataset.state = "loading";
+  state.requestedAt = Date.now();
+  state.inFlight += 1;
   try {
     const { body } = await getJSON(`${config.urls.fearGreed}?days=${RANGES[range]}`);
     if (token !== state.token) return;
@@ -289,16 +292,18 @@ async function load(range, { force = false } = {}) {
       return;
     }
     state.answers[range] = { body, at: Date.now() };
-    state.loadedAt = Date.now();
+    state.failed = false;
     state.shown = body;
     state.shownRange = range;
     render();
   } catch (error) {
     if (token !== state.token) return;
-    state.failedAt = Date.now();
+    state.failed = true;
     // A drawn chart stays; only a panel with nothing to show says it failed.
     if (!state.shown || state.shownRange !== range) showEmpty("error", S.load_error, "");
     else panel.dataset.state = "ready";
+  } finally {
+    state.inFlight -= 1;
   }
 }
 
@@ -310,10 +315,11 @@ function selectRange(range) {
   load(range);
 }
 
+/** The page's minute refresh: the daily index is asked for again an hour after the last request (five
+ * minutes after a failed one), never while a request is on its way. */
 function refreshHourly() {
-  const now = Date.now();
-  const due = now - state.loadedAt >= HOUR_MS && now - state.failedAt >= RETRY_MS;
-  if (!due) return;
+  const wait = state.failed ? RETRY_MS : HOUR_MS;
+  if (state.inFlight || Date.now() - state.requestedAt < wait) return;
   state.answers = {};
   load(state.range, { force: true });
 }

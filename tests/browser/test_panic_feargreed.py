@@ -189,12 +189,25 @@ def test_the_range_comes_from_the_query_string(make_page, site, fear_greed):
     wait_drawn(page, "90d")
 
 
-def test_the_minute_refresh_does_not_fetch_the_daily_index_again_within_the_hour(make_page, site, fear_greed):
-    page, requests = open_panel(make_page, site)
+def test_the_minute_refresh_fetches_the_daily_index_again_only_after_an_hour(make_page, site, fear_greed):
+    page = make_page()
+    requests = fg_requests(page)
+    page.clock.install()
+    page.goto(site.url + "/panic")
     wait_drawn(page, "90d")
+    page.evaluate(REFRESH)
+    page.clock.fast_forward("30:00")  # the page's own minute refreshes run too
     page.evaluate(REFRESH)
     page.wait_for_timeout(300)
     assert len(requests) == 1
+    page.clock.fast_forward("31:00")
+    page.evaluate(REFRESH)
+    deadline = time.monotonic() + 10  # the page's timers are the fake clock's: poll from here
+    while len(requests) < 2:
+        assert time.monotonic() < deadline, "no request an hour later"
+        page.wait_for_timeout(50)
+    assert [urlsplit(u).query for u in requests] == ["days=90", "days=90"]
+    wait_drawn(page, "90d")
 
 
 def test_hovering_and_arrow_keys_read_the_day_out(make_page, site, fear_greed):

@@ -329,7 +329,9 @@ def test_without_buckets_the_panels_say_so_and_request_nothing(make_page, site, 
     asked: list[str] = []
     page.on("request", lambda r: "/api/liquidation-1h/" in r.url and asked.append(r.url))
     page.goto(f"{site.url}/panic?lang=en")
-    for panel in ("depth-summary", "depth-breakdown", "depth-tape"):
+    page.wait_for_selector("#depth-summary[data-state='unavailable']", state="attached")
+    assert not page.is_visible("#depth-summary")  # nothing above the 1h panel pushes it down for nothing
+    for panel in ("depth-breakdown", "depth-tape"):
         page.wait_for_selector(f"#{panel}[data-state='unavailable']")
         assert page.inner_text(f"#{panel}-state").startswith("Not available on this data source")
     page.evaluate(REFRESH)

@@ -465,6 +465,7 @@ def test_exchange_split_and_coverage_are_shown(make_page, site):
     assert "当前未计入：Bybit。" in note
     assert "数值异常、已剔除：Gate。" in note  # a venue the plausibility guards left out
     assert "过去一小时数据完整：否。" in note
+    page.locator("#liq-chart").scroll_into_view_if_needed()
     box = page.locator("#liq-chart").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.97, box["y"] + box["height"] * 0.4)  # the last two hours
     page.wait_for_function("() => document.getElementById('liq-readout').textContent.includes('各交易所')")

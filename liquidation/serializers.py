@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .projection import FieldsError, Paths, parse_fields
 from .series import AGGREGATES, INTERVALS, TIME_FORMATS_HELP, parse_time
 
 #: The longest window one request may cover. Longer history: ask for it in pieces (or export by month).
@@ -115,6 +116,23 @@ def window_span(params: dict[str, Any], now: float) -> int:
     end = params.get("end_time")
     by_window = max(0, int(end if end is not None else now) - start)
     return min(by_limit, by_window) if interval == "1m" else by_window
+
+
+class HistoryQuerySerializer(WindowQuerySerializer):
+    fields = serializers.CharField(
+        required=False,
+        max_length=2000,
+        help_text=(
+            "Only these parts of each record, comma-separated: top-level fields (hour_1_amount) or a field "
+            "inside each value of a mapping (by_exchange.hour_1); timestamp is always kept. Default: everything."
+        ),
+    )
+
+    def validate_fields(self, value: str) -> Paths:
+        try:
+            return parse_fields(value)
+        except FieldsError as e:
+            raise serializers.ValidationError(str(e)) from e
 
 
 class StatsQuerySerializer(QuerySerializer):

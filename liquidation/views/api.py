@@ -17,8 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import series
+from ..projection import project
 from ..serializers import (
     DetailSerializer,
+    HistoryQuerySerializer,
     HistoryResponseSerializer,
     LatestResponseSerializer,
     StatsQuerySerializer,
@@ -35,7 +37,6 @@ from .base import (
     no_cache,
     public_last_run,
     public_streams,
-    window,
 )
 
 
@@ -49,11 +50,13 @@ class HistoryView(SeriesAPIView):
             "(10,000 USD), open interest in 亿 USD (100,000,000 USD). Missing minutes are missing: "
             "nothing is interpolated; `gaps` lists them. Buckets fold their records by `agg` (default max)."
         ),
-        parameters=[WindowQuerySerializer],
+        parameters=[HistoryQuerySerializer],
         responses={200: HistoryResponseSerializer, **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
-        p = window(request)
+        q = HistoryQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        p = q.validated_data
         if (response := self.not_modified(request)) is not None:
             return response
         start, end = p.get("start_time"), p.get("end_time")
@@ -66,7 +69,9 @@ class HistoryView(SeriesAPIView):
                 "interval": p["interval"],
                 "agg": p["agg"],
                 "gaps": gaps,
-                "results": [series.present(r) for r in records],
+                "results": [
+                    project(series.present(r), p["fields"]) if "fields" in p else series.present(r) for r in records
+                ],
             }
         )
         # A page that fetches only what is new since its last record reloads the whole range when this changes.

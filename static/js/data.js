@@ -8,6 +8,21 @@
 
 import { config, getJSON, noteServerDate, serverNowMs } from "./page.js";
 
+// What the charts draw of each record (the API's fields=): a keyless record is 1.7 KB of JSON with every
+// venue's figures and the coverage; the series needs about a quarter of it. The newest record is read
+// whole (the cards show its coverage).
+const SERIES_FIELDS = [
+  "hour_1_amount",
+  "hour_1_long",
+  "hour_1_short",
+  "panic_index",
+  "hour_24_amount",
+  "total_position",
+  "lower_bound",
+  "prices",
+  "by_exchange.hour_1",
+].join(",");
+
 const STEP_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400 };
 const DAY = 86400;
 
@@ -44,7 +59,9 @@ export class DayCache {
     const incremental = held !== null && held >= now - DAY;
     // Minute-aligned: the URL, and so the browser's cached answer, holds for the minute.
     const start = incremental ? Math.min(held + 1, now) : Math.floor(now / 60) * 60 - DAY;
-    const { body, response } = await getJSON(url(config.urls.history, { start_time: start, limit: 1442 }), { cache: "no-cache" });
+    // The day once, lean; then each minute's few new records whole.
+    const params = incremental ? { start_time: start, limit: 1442 } : { start_time: start, limit: 1442, fields: SERIES_FIELDS };
+    const { body, response } = await getJSON(url(config.urls.history, params), { cache: "no-cache" });
     noteServerDate(response);
     const revision = response.headers.get("X-Liqsite-Revision");
     if (incremental && revision !== this.revision && again) {
@@ -56,11 +73,18 @@ export class DayCache {
     const cut = nowSeconds() - DAY;
     const first = merged.findIndex((r) => r.timestamp >= cut);
     this.records = first < 0 ? [] : merged.slice(first);
-    this.newest = this.records.length ? this.records[this.records.length - 1] : await this.newestOlderThanADay();
+    const last = this.records[this.records.length - 1];
+    if (incremental && last) this.newest = last;
+    else {
+      this.newest = await this.newestWhole();
+      // The lean copy of the newest record makes way for the whole one.
+      if (last && this.newest && this.newest.timestamp === last.timestamp) this.records[this.records.length - 1] = this.newest;
+    }
   }
 
-  /** The newest record when the last day holds none (a collector stopped long ago), or null. */
-  async newestOlderThanADay() {
+  /** The newest record with every field (also when the last day holds none: a collector stopped long
+   * ago), or null. */
+  async newestWhole() {
     const { body } = await getJSON(url(config.urls.history, { limit: 1 }), { cache: "no-cache" });
     return body.results[body.results.length - 1] || null;
   }
@@ -89,7 +113,7 @@ export class BucketCache {
     const held = this.records.length ? this.records[this.records.length - 1].timestamp : null;
     const incremental = held !== null && held >= now - this.seconds;
     const start = incremental ? Math.floor(Math.min(held, now) / step) * step : Math.floor((now - this.seconds) / step) * step;
-    const params = { start_time: start, limit: Math.ceil((now - start) / step) + 2, interval: this.interval, agg: "max" };
+    const params = { start_time: start, limit: Math.ceil((now - start) / step) + 2, interval: this.interval, agg: "max", fields: SERIES_FIELDS };
     const { body, response } = await getJSON(url(config.urls.history, params), { cache: "no-cache" });
     noteServerDate(response);
     const revision = response.headers.get("X-Liqsite-Revision");

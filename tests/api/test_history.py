@@ -146,3 +146,30 @@ def test_history_revision_holds_across_appends_and_changes_when_the_store_is_rew
     assert get(client, "history", limit=5)["X-Liqsite-Revision"] == first
     store.rewrite(lambda records: records[1:])  # what prune, import and repair do
     assert get(client, "history", limit=5)["X-Liqsite-Revision"] != first
+
+
+# -- history: fields ------------------------------------------------------------------------------------
+
+
+def test_history_fields_keeps_only_the_named_parts_and_the_timestamp(client, store, liq_settings):
+    split = {"binance": {"hour_1": 5.0, "hour_24": 50.0, "open_interest": 9.0}, "okx": {"hour_1": 2.0}}
+    values = {"hour_1_amount": 7.0, "panic_index": 0.05, "hour_24_amount": 70.0, "total_position": 100.0}
+    store.append(build_record(HOUR_START + 2, values, source="exchanges", by_exchange=split, lower_bound=True))
+    body = get(client, "history", start_time=HOUR_START, fields="hour_1_amount,by_exchange.hour_1,lower_bound").json()
+    assert body["results"] == [
+        {
+            "timestamp": HOUR_START + 2,
+            "hour_1_amount": 7.0,
+            "by_exchange": {"binance": {"hour_1": 5.0}, "okx": {"hour_1": 2.0}},
+            "lower_bound": True,
+        }
+    ]
+    whole = get(client, "history", start_time=HOUR_START, fields="by_exchange,by_exchange.hour_1").json()
+    assert whole["results"][0]["by_exchange"] == split  # the whole field wins over one of its parts
+
+
+@pytest.mark.parametrize("fields", [",", "Hour_1", "a.b.c", "x" * 70, ",".join(f"f{i}" for i in range(31))])
+def test_history_bad_fields_is_a_400_naming_fields(client, seeded, fields):
+    response = get(client, "history", fields=fields)
+    assert response.status_code == 400
+    assert list(response.json()) == ["fields"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -85,6 +86,8 @@ def _js_strings() -> dict[str, str]:
         "longs": _("Longs"),
         "shorts": _("Shorts"),
         "average": _("Average"),
+        "average_of_peaks": _("Average of step peaks"),
+        "keys_hint": _("Arrow keys move through the points; Home and End go to the first and the newest."),
         "max": _("Max"),
         "min": _("Min"),
         "bucket_max": _("highest in this step"),
@@ -169,6 +172,9 @@ class PanicView(TemplateView):
             "depthStrings": depth_strings(),
             "fearGreedStrings": fear_greed_strings(),
             "staleSeconds": settings.LIQUIDATION_STALE_SECONDS,
+            # The page's clock until the first answer's Date header: a browser clock days off must not
+            # put the first request's window in the future (a 400 every minute).
+            "serverTimeMs": int(time.time() * 1000),
             "lang": "en" if get_language() == "en" else "zh-hans",
             "ranges": {
                 key: {"seconds": sec, "interval": interval, "bars": bars}

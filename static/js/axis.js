@@ -32,8 +32,8 @@ export function tickValues(minMs, maxMs, widthPx, zone) {
   const offset = zoneOffsetMs(minMs, zone);
   let t = Math.ceil((minMs + offset) / step) * step - offset;
   while (t <= maxMs && out.length < 400) {
-    // A local zone's offset can change inside the range (daylight saving time): stay on its midnights.
-    const aligned = step >= DAY ? t - (zoneOffsetMs(t, zone) - offset) : t;
+    // A local zone's offset can change inside the range (daylight saving time): stay on its hours and midnights.
+    const aligned = step >= HOUR ? t - (zoneOffsetMs(t, zone) - offset) : t;
     if (aligned >= minMs) out.push(aligned);
     t += step;
   }

@@ -25,6 +25,7 @@ const SERIES_FIELDS = [
 
 const STEP_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400 };
 const DAY = 86400;
+const LATE_SECONDS = 600;
 
 export function stepOf(interval) {
   return STEP_SECONDS[interval] || 60;
@@ -70,7 +71,7 @@ export class DayCache {
     }
     this.revision = revision;
     const merged = incremental ? appendNewer(this.records, body.results) : body.results;
-    const cut = nowSeconds() - DAY;
+    const cut = Math.floor(nowSeconds() / 60) * 60 - DAY; // the 24 h axis's first minute
     const first = merged.findIndex((r) => r.timestamp >= cut);
     this.records = first < 0 ? [] : merged.slice(first);
     const last = this.records[this.records.length - 1];
@@ -87,13 +88,6 @@ export class DayCache {
   async newestWhole() {
     const { body } = await getJSON(url(config.urls.history, { limit: 1 }), { cache: "no-cache" });
     return body.results[body.results.length - 1] || null;
-  }
-
-  /** The records of the last ``seconds``. */
-  slice(seconds) {
-    const cut = nowSeconds() - seconds;
-    const first = this.records.findIndex((r) => r.timestamp >= cut);
-    return first < 0 ? [] : this.records.slice(first);
   }
 }
 
@@ -144,7 +138,10 @@ export class BarsCache {
     const now = nowSeconds();
     const step = this.step;
     const first = Math.floor((now - this.seconds) / step) * step;
-    const start = this.until === null || this.until < first ? first : this.until;
+    // The newest steps again: the collector folds a minute's events after the page's refresh has read
+    // it, and late rows from polled venues land in minutes already read (about ten minutes back).
+    const settled = Math.floor((now - LATE_SECONDS) / step) * step;
+    const start = this.until === null || this.until < first ? first : Math.max(first, Math.min(this.until, settled));
     const { body } = await getJSON(url(config.urls.bars, { start_time: start, end_time: now, step: this.stepName, by: "side" }), {
       cache: "no-cache",
     });

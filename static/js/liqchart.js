@@ -1,12 +1,12 @@
 // The 1h liquidation chart: the amber curve of the trailing hour's liquidations with its average, its
 // max and min labels and its gaps, the long/short bars per step underneath on the same time axis and
-// zoom, and optionally the BTC price. Drawn on a canvas (tooltips in "richText" mode: the strict CSP
-// forbids the style attributes of HTML tooltips) and read out as text for screen readers.
+// zoom, and optionally the BTC price. Drawn on a canvas; the tooltip (liqtooltip.js) is HTML styled by
+// classes only, and read out as text for screen readers.
 
 import * as echarts from "../vendor/echarts/6.1.0/echarts.esm.min.js";
 import { timeAxis } from "./axis.js";
 import { formatUsd, formatWan } from "./format.js";
-import { place, richStyles, tooltipFormatter } from "./liqtooltip.js";
+import { place, tooltipFormatter } from "./liqtooltip.js";
 import { LANG, config, settings } from "./page.js";
 
 const S = config.strings;
@@ -14,34 +14,37 @@ const AMBER = "#f59e0b";
 const PRICE = "#3b82f6"; // the BTC price line (also its colour key in the tooltip)
 
 /** Points for ``field`` with nulls wherever steps are missing (one per missing step, so hovering
- * anywhere in a gap finds it), and the gaps as [fromMs, toMs] ranges. The range's start and now count:
- * minutes before the first record and after the newest (a stopped collector) are gaps too. */
+ * anywhere in a gap finds it), and the gaps as [fromMs, toMs, seconds]. Steps are counted as the server
+ * counts minutes (floor(timestamp / step)), not by distance: a record collected late in its minute is
+ * still that minute's. The range's first step and the steps after the newest record count (a stopped
+ * collector); the current step does not (its collection may not have run yet). */
 export function withGaps(records, field, stepS, fromMs, toMs) {
   const step = stepS * 1000;
   const data = [];
   const rows = [];
   const gaps = [];
-  const hole = (a, b) => {
-    // Missing steps strictly between a and b (ms, either may be a range end).
-    if (b - a <= step * 1.5) return;
-    gaps.push([a + step, b - step]);
-    const n = Math.floor((b - a) / step) - 1;
-    const stride = Math.max(1, Math.ceil(n / 400));
-    for (let i = 1; i <= n; i += stride) {
-      data.push([a + i * step, null]);
+  const hole = (first, last) => {
+    // Missing step indices first..last inclusive.
+    if (last < first) return;
+    gaps.push([first * step, last * step, (last - first + 1) * stepS]);
+    const stride = Math.max(1, Math.ceil((last - first + 1) / 400));
+    for (let i = first; i <= last; i += stride) {
+      data.push([i * step, null]);
       rows.push(null);
     }
   };
-  let previous = fromMs - step;
+  let next = Math.ceil(fromMs / step); // the first step index not yet accounted for
+  let drawn = -Infinity; // the step after the last one drawn
   for (const record of records) {
-    const ms = record.timestamp * 1000;
-    hole(previous, ms);
-    data.push([ms, record[field] ?? null]);
+    const index = Math.floor(record.timestamp / stepS);
+    if (record.timestamp * 1000 < fromMs || index < drawn) continue; // before the axis, or a step drawn already
+    hole(next, index - 1);
+    drawn = index + 1;
+    data.push([record.timestamp * 1000, record[field] ?? null]);
     rows.push(record);
-    previous = ms;
+    next = index + 1;
   }
-  // The current step's collection may not have run yet: not a gap.
-  if (records.length) hole(previous, Math.floor(toMs / step) * step);
+  if (records.length) hole(next, Math.floor((toMs - 1) / step) - 1);
   return { data, rows, gaps };
 }
 
@@ -156,7 +159,7 @@ export function liqOption(view, c, readout) {
                 borderRadius: 3,
                 padding: [2, 4],
                 opacity: 0.9,
-                formatter: () => `${S.average} ${formatWan(average, LANG)}`,
+                formatter: () => `${stepS > 60 ? S.average_of_peaks : S.average} ${formatWan(average, LANG)}`,
               },
               data: [{ name: S.average, yAxis: average }],
             },
@@ -253,13 +256,15 @@ export function liqOption(view, c, readout) {
     axisPointer: { link: [{ xAxisIndex: "all" }] },
     tooltip: {
       trigger: "axis",
-      renderMode: "richText",
+      renderMode: "html",
+      className: "liq-tip",
       confine: true,
+      transitionDuration: 0,
       position: place,
       backgroundColor: c.panel,
       borderColor: c.border,
       padding: [6, 10],
-      textStyle: { color: c.text, fontSize: 12, lineHeight: 18, rich: richStyles(c) },
+      textStyle: { color: c.text, fontSize: 12 },
       formatter: tooltipFormatter(rows, gaps, stepS, bars, readout),
     },
     xAxis,

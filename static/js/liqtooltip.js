@@ -1,6 +1,8 @@
-// The 1h chart's tooltip and its screen-reader readout: compact on the canvas (the 1h amount emphasised,
-// long/short with colour keys, venues by their proper names, a gap's duration), placed beside the hovered
-// point and never on it; the readout has every field in full.
+// The 1h chart's tooltip and its screen-reader readout: compact (the 1h amount emphasised, long/short with
+// colour keys, venues by their proper names, a gap's duration), placed beside the hovered point and never
+// on it; the readout has every field in full. Tooltips are HTML styled by classes (panic.css: .tip-*):
+// ECharts positions its box through the CSSOM, which the strict CSP allows; no style attribute is written.
+// Lines are built as "{class|text}" markup, then escaped into HTML or flattened for the readout.
 
 import { formatDuration, formatPercent, formatTime, formatUsd, formatWan, formatYi } from "./format.js";
 import { LANG, config, settings, venueTitle } from "./page.js";
@@ -48,10 +50,12 @@ function compact(row, stepS) {
   const when = formatTime(row.timestamp, settings.zone, "minute");
   const lines = [`{t|${when}}${stepS > 60 ? `  {m|${S.bucket_max}}` : ""}`];
   lines.push(`{h|${ge(row)}${formatWan(row.hour_1_amount, LANG)}}  {m|${S.h1}}`);
-  if (row.hour_1_long !== undefined && row.hour_1_short !== undefined) {
+  // A bucket's figures are each its own maximum, from different minutes: a long/short or venue split
+  // would not add up to the headline, so buckets show their peaks only.
+  if (stepS === 60 && row.hour_1_long !== undefined && row.hour_1_short !== undefined) {
     lines.push(`{lk|■} ${S.longs} ${formatWan(row.hour_1_long, LANG)}   {sk|■} ${S.shorts} ${formatWan(row.hour_1_short, LANG)}`);
   }
-  const split = venues(row).slice(0, 3);
+  const split = stepS === 60 ? venues(row).slice(0, 3) : [];
   if (split.length) lines.push(`{m|${split.map(([n, v]) => `${venueTitle(n)} ${formatWan(v.hour_1, LANG, { compact: true })}`).join(" · ")}}`);
   lines.push(`{m|${S.panic}} ${formatPercent(row.panic_index)}   {m|24h} ${ge(row)}${formatWan(row.hour_24_amount, LANG, { compact: true })}`);
   if (settings.price && row.prices && row.prices.BTC) lines.push(`{pk|■} BTC ${formatPrice(row.prices.BTC)}`);
@@ -59,7 +63,7 @@ function compact(row, stepS) {
 }
 
 function gapText(gap) {
-  const seconds = (gap[1] - gap[0]) / 1000 + 60;
+  const seconds = gap[2];
   const from = formatTime(gap[0] / 1000, settings.zone, "minute");
   const to = formatTime(gap[1] / 1000, settings.zone, "minute");
   return `{t|${from} – ${to}}\n{g|${S.gap_for.replace("%s", formatDuration(seconds, S))}}`;
@@ -79,16 +83,22 @@ export function place(point, params, dom, rect, size) {
   return [left, top];
 }
 
-export function richStyles(c) {
-  return {
-    t: { color: c.muted, fontSize: 11, lineHeight: 16 },
-    h: { color: AMBER, fontSize: 16, fontWeight: "bold", lineHeight: 22 },
-    m: { color: c.muted, fontSize: 11, lineHeight: 16 },
-    g: { color: c.text, fontSize: 12, lineHeight: 18 },
-    lk: { color: c.long, fontSize: 12 },
-    sk: { color: c.short, fontSize: 12 },
-    pk: { color: PRICE, fontSize: 12 },
-  };
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** "{h|$1.2亿}  {m|1h}" lines -> HTML with classes (text escaped). */
+export function toHtml(markup) {
+  return markup
+    .split("\n")
+    .map((line) => {
+      const safe = line.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+      return `<div class="tip-line">${safe.replace(/\{(\w+)\|([^}]*)\}/g, '<span class="tip-$1">$2</span>')}</div>`;
+    })
+    .join("");
+}
+
+/** The same lines as plain text (the screen-reader readout). */
+export function plain(markup) {
+  return markup.replace(/\{\w+\|([^}]*)\}/g, "$1");
 }
 
 export function tooltipFormatter(rows, gaps, stepS, bars, readout) {
@@ -99,13 +109,13 @@ export function tooltipFormatter(rows, gaps, stepS, bars, readout) {
     if (curve && rows[curve.dataIndex]) {
       const row = rows[curve.dataIndex];
       if (readout) readout.textContent = describe(row);
-      return compact(row, stepS);
+      return toHtml(compact(row, stepS));
     }
     if (hole) {
       const gap = gapFor(gaps, hole.value[0]);
       const text = gap ? gapText(gap) : `{g|${S.gap}}`;
-      if (readout) readout.textContent = text.replace(/\{\w+\|([^}]*)\}/g, "$1");
-      return text;
+      if (readout) readout.textContent = plain(text);
+      return toHtml(text);
     }
     const barParams = list.filter((p) => String(p.seriesId).startsWith("bars-"));
     if (!barParams.length) return "";
@@ -115,7 +125,7 @@ export function tooltipFormatter(rows, gaps, stepS, bars, readout) {
       const key = p.seriesId === "bars-long" ? "lk" : "sk";
       lines.push(`{${key}|■} ${p.seriesName} ${p.value[1] === null ? S.no_record : formatUsd(p.value[1], LANG)}`);
     }
-    if (readout) readout.textContent = lines.join("\n").replace(/\{\w+\|([^}]*)\}/g, "$1");
-    return lines.join("\n");
+    if (readout) readout.textContent = plain(lines.join("\n"));
+    return toHtml(lines.join("\n"));
   };
 }

@@ -62,7 +62,9 @@ export function emit(name, detail) {
 
 export const settings = {
   zone: param("zone", ["beijing", "local"]) || (load("liqsite-zone") === "local" ? "local" : "beijing"),
-  clockOffsetMs: 0, // the server's clock minus the browser's, from a Date header
+  // The server's clock minus the browser's: first from the time the page was rendered (so the very first
+  // request is already on the server's clock), then from each answer's Date header.
+  clockOffsetMs: config.serverTimeMs ? config.serverTimeMs - Date.now() : 0,
 };
 
 /** Now by the server's clock, in milliseconds (a browser clock a day off must not shift windows). */

@@ -26,7 +26,8 @@ const state = {
   timer: null,
   token: 0,
 };
-settings.price = param("price", ["btc"]) === "btc" || load("liqsite-price") === "btc";
+settings.range = state.range;
+settings.price = (param("price", ["btc", "off"]) || load("liqsite-price")) === "btc";
 
 const charts = {};
 
@@ -39,8 +40,10 @@ function phone() {
   return window.innerWidth < 600;
 }
 
-function nowMinuteMs() {
-  return Math.floor(serverNowMs() / 60000) * 60000;
+/** Where the axes end: the end of the current minute, so its record (collected a few seconds into it)
+ * and its bar are drawn, not clipped. */
+function axisEndMs() {
+  return (Math.floor(serverNowMs() / 60000) + 1) * 60000;
 }
 
 function age() {
@@ -68,7 +71,7 @@ async function loadRange() {
   const s = spec(key);
   let records;
   if (s.interval === "1m") {
-    records = state.day.slice(s.seconds);
+    records = state.day.records;
   } else {
     if (!state.buckets[key]) state.buckets[key] = new BucketCache(s.seconds, s.interval);
     await state.buckets[key].refresh();
@@ -77,27 +80,28 @@ async function loadRange() {
   const bars = barsFor(key);
   if (bars) await bars.refresh().catch(() => (bars.available = false)); // the curve does not wait on the bars
   if (token !== state.token) return false;
-  state.records = records;
+  state.shown = { key, records }; // drawn with its own range, whatever is clicked meanwhile
   return true;
 }
 
 async function loadAll() {
   await state.day.refresh();
   const latest = state.day.newest;
-  // Why there is nothing, or nothing new: only asked when it matters.
-  state.run = !latest || isStale(age()) ? (await getStatus()).last_run : null;
+  // Why there is nothing, or nothing new: only asked when it matters (and never fatal to what loaded).
+  state.run = !latest || isStale(age()) ? ((await getStatus().catch(() => null)) || {}).last_run || null : null;
   state.band = latest ? await getPanicBand().catch(() => null) : null;
   const drawn = await loadRange();
   renderTop();
   if (drawn) renderLiq();
   emit("refresh", { latest });
+  return drawn;
 }
 
 async function refresh() {
   const panel = $("liq-panel");
   try {
-    await loadAll();
-    panel.dataset.state = state.day.newest ? "ready" : "empty";
+    // A range click that overtook this load owns the panel's state (it is loading its own range).
+    if (await loadAll()) panel.dataset.state = state.day.newest ? "ready" : "empty";
   } catch (error) {
     panel.dataset.state = "error";
     renderOverlay("error", null, error);
@@ -127,7 +131,7 @@ function renderTop() {
   renderStateNote(latest, age(), state.run);
   $("price-toggle").hidden = !(latest && latest.prices && latest.prices.BTC);
   const c = colors();
-  const toMs = nowMinuteMs();
+  const toMs = axisEndMs();
   const view = { records: state.day.records, fromMs: toMs - DAY_MS, toMs };
   const empty = state.day.records.length === 0;
   for (const [id, build] of [
@@ -141,18 +145,22 @@ function renderTop() {
 }
 
 function renderLiq() {
-  const s = spec();
+  if (!state.shown) return;
+  const key = state.shown.key;
+  const s = spec(key);
   const chart = chartFor("liq-chart");
-  const toMs = nowMinuteMs();
+  const toMs = axisEndMs();
   const fromMs = toMs - s.seconds * 1000;
   let zoom = { start: 0, end: 100 };
   const previous = chart.getOption();
-  if (previous && previous.dataZoom && chart.__liqRange === state.range) {
+  if (previous && previous.dataZoom && chart.__liqRange === key) {
     zoom = { start: previous.dataZoom[0].start, end: previous.dataZoom[0].end };
   }
-  chart.__liqRange = state.range;
+  chart.__liqRange = key;
   chart.__span = [fromMs, toMs];
-  const view = { records: state.records || [], stepS: stepOf(s.interval), fromMs, toMs, bars: barsFor(state.range), widthPx: chart.getWidth(), phone: phone() };
+  // Only what the axis shows counts (max, min, average, points): not a bucket or minute before it.
+  const records = state.shown.records.filter((r) => r.timestamp * 1000 >= fromMs);
+  const view = { records, stepS: stepOf(s.interval), fromMs, toMs, bars: barsFor(key), widthPx: chart.getWidth(), phone: phone() };
   const { option, summary } = liqOption(view, colors(), $("liq-readout"));
   option.dataZoom = option.dataZoom.map((z) => ({ ...z, ...zoom }));
   chart.setOption(option, { notMerge: true });
@@ -190,6 +198,7 @@ function renderAll() {
 
 async function selectRange(key) {
   state.range = key;
+  settings.range = key;
   save("liqsite-range", key);
   setParams({ range: key === config.defaultRange ? null : key });
   for (const button of document.querySelectorAll(".range")) button.setAttribute("aria-pressed", String(button.dataset.range === key));
@@ -241,7 +250,7 @@ function setupControls() {
   price.addEventListener("click", () => {
     settings.price = !settings.price;
     save("liqsite-price", settings.price ? "btc" : "off");
-    setParams({ price: settings.price ? "btc" : null });
+    setParams({ price: settings.price ? "btc" : "off" });
     price.setAttribute("aria-pressed", String(settings.price));
     renderLiq();
   });
@@ -273,7 +282,35 @@ function setupControls() {
   setupShare(() => charts["liq-chart"]);
 }
 
+/** Keyboard readout: arrow keys walk the curve's points (the tooltip and the aria-live readout follow). */
+function setupKeys() {
+  const element = $("liq-chart");
+  let index = null;
+  element.addEventListener("keydown", (event) => {
+    const chart = charts["liq-chart"];
+    const data = chart && chart.getOption().series[0].data;
+    if (!data || !data.length) return;
+    const points = data.map((p, i) => (p[1] === null ? -1 : i)).filter((i) => i >= 0);
+    if (!points.length) return;
+    let at = index === null ? points.length - 1 : points.findIndex((i) => i >= index);
+    if (at < 0) at = points.length - 1;
+    if (event.key === "ArrowLeft") at = Math.max(0, at - 1);
+    else if (event.key === "ArrowRight") at = Math.min(points.length - 1, at + 1);
+    else if (event.key === "Home") at = 0;
+    else if (event.key === "End") at = points.length - 1;
+    else return;
+    event.preventDefault();
+    index = points[at];
+    chart.dispatchAction({ type: "showTip", seriesIndex: 0, dataIndex: index });
+  });
+  element.addEventListener("blur", () => {
+    index = null;
+    if (charts["liq-chart"]) charts["liq-chart"].dispatchAction({ type: "hideTip" });
+  });
+}
+
 setupControls();
+setupKeys();
 chartFor("liq-chart").on("datazoom", () => retick(charts["liq-chart"]));
 $("liq-panel").dataset.state = "loading";
 refresh();

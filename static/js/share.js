@@ -13,6 +13,8 @@ export function shareUrl() {
   url.searchParams.set("lang", LANG === "en" ? "en" : "zh-hans");
   url.searchParams.set("zone", settings.zone);
   url.searchParams.set("theme", isDark() ? "dark" : "light");
+  url.searchParams.set("range", settings.range);
+  url.searchParams.set("price", settings.price ? "btc" : "off");
   return url.toString();
 }
 

@@ -4,6 +4,7 @@
 import { timeAxis } from "./axis.js";
 import { formatPercent, formatTime, formatWan, formatYi } from "./format.js";
 import { withGaps } from "./liqchart.js";
+import { toHtml } from "./liqtooltip.js";
 import { LANG, config, settings } from "./page.js";
 
 const S = config.strings;
@@ -12,14 +13,16 @@ const RED = "#ef4444";
 function tooltip(c, text) {
   return {
     trigger: "axis",
-    renderMode: "richText",
+    renderMode: "html",
+    className: "liq-tip",
     confine: true,
+    transitionDuration: 0,
     backgroundColor: c.panel,
     borderColor: c.border,
-    textStyle: { color: c.text, fontSize: 12, lineHeight: 18, rich: { m: { color: c.muted, fontSize: 11 } } },
+    textStyle: { color: c.text, fontSize: 12 },
     formatter: (params) => {
       const p = Array.isArray(params) ? params[0] : params;
-      return p ? text(p) : "";
+      return p ? toHtml(text(p)) : "";
     },
   };
 }
@@ -45,7 +48,7 @@ export function panicOption(view, c, band) {
   const lines = [];
   if (band && band.p50 !== null && band.p90 !== null) {
     // The 30-day bands behind the curve: below the median calm, up to the 90th percentile elevated, above it panic.
-    areas.push([{ yAxis: band.p90, itemStyle: { color: c.panicShade } }, { yAxis: "max" }]);
+    areas.push([{ yAxis: band.p90, itemStyle: { color: c.panicShade } }, {}]); // up to the axis top (not the data's max)
     areas.push([{ yAxis: band.p50, itemStyle: { color: c.elevatedShade } }, { yAxis: band.p90 }]);
     lines.push(
       { yAxis: band.p50, label: { formatter: () => `${S.band_p50} ${formatPercent(band.p50)}` } },

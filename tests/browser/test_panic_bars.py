@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from liquidation.records import to_line
 from tests.browser.conftest import screenshot, wait_ready
-from tests.browser.test_panic_depth import depth, no_buckets  # noqa: F401 (fixtures)
+from tests.browser.test_panic_depth import _event, depth, fold, no_buckets  # noqa: F401 (fixtures)
 from tests.browser.test_panic_page import ECHARTS
 
 BARS = f"""async () => {{
@@ -42,6 +42,28 @@ def test_long_and_short_bars_share_the_curves_axis_and_zoom(make_page, site, dep
     page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.78)  # over the bars
     page.wait_for_timeout(200)
     screenshot(page, "bars-zh-light")
+
+
+def test_a_minute_folded_after_the_page_read_it_is_read_again(make_page, site, depth):  # noqa: F811
+    """The collector folds a minute's events after the page's refresh (3 s into the next minute) has
+    read its bar; late rows from polled venues land in minutes already read. The newest ten minutes are
+    read again on every refresh."""
+    page = make_page()
+    page.goto(site.url + "/panic?range=1h")
+    wait_ready(page)
+    page.wait_for_load_state("networkidle")
+    minute_ms = (int(time.time()) // 60 - 3) * 60_000  # three minutes ago: already read
+    before = {ms: v for ms, v in page.evaluate(BARS)["long"]}.get(minute_ms) or 0
+    fold(site, [{**_event(1, minute_ms + 5_000, 123_456.0), "side": "long"}])
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function(
+        f"""async () => {{
+        const echarts = await import({ECHARTS});
+        const o = echarts.getInstanceByDom(document.getElementById("liq-chart")).getOption();
+        const bar = o.series.find((s) => s.id === "bars-long").data.find((p) => p[0] === {minute_ms});
+        return !!bar && bar[1] >= {before + 123_456.0 - 0.01};
+    }}"""
+    )
 
 
 def test_without_buckets_there_are_no_bars_and_no_bars_request(make_page, site, no_buckets):  # noqa: F811

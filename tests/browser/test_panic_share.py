@@ -29,7 +29,7 @@ def test_a_shared_link_opens_the_same_view(make_page, site):
     page.wait_for_function("() => document.getElementById('share-status').textContent.length > 0")
     link = page.evaluate("navigator.clipboard.readText()")
     query = parse_qs(urlsplit(link).query)
-    assert query == {"range": ["3d"], "zone": ["local"], "theme": ["dark"], "lang": ["en"]}
+    assert query == {"range": ["3d"], "zone": ["local"], "theme": ["dark"], "lang": ["en"], "price": ["off"]}
     other = make_page(color_scheme="light", locale="zh-CN")  # another browser, nothing remembered
     other.goto(link)
     wait_ready(other)

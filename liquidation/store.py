@@ -337,6 +337,15 @@ class JsonlStore:
             return None
         return (str(self.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def version(self) -> str:
+        """A cheap token that changes whenever the records may have changed (an append included): for ETags
+        and response caches. One ``stat``."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return "none"
+        return f"{st.st_dev:x}-{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
+
     def revision(self) -> str:
         """A token that changes when records already served may have changed (prune, import, repair:
         every rewrite replaces the file, so a new inode), and not when a record is appended. A client

@@ -32,8 +32,9 @@ from .channels import SEND_POLICY, Channel, build_request, dingtalk_sign, feishu
 from .formatting import format_index, format_wan
 from .http import DeadlineExceeded, hard_deadline
 from .records import beijing_datetime
+from .recordstore import RecordStore
 from .sharedfiles import bump, read_json_object, write_json_atomic
-from .store import FUTURE_SLACK, FileLock, JsonlStore
+from .store import FUTURE_SLACK, FileLock
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Event:
 # -- evaluation ------------------------------------------------------------------------------------------
 
 
-def rule_value(rule: Rule, store: JsonlStore, now: float) -> float | None:
+def rule_value(rule: Rule, store: RecordStore, now: float) -> float | None:
     """The rule's current value, or None when it cannot be computed (no data, no history)."""
     latest = store.latest()
     if rule.kind == "no_data":
@@ -99,14 +100,14 @@ def rule_value(rule: Rule, store: JsonlStore, now: float) -> float | None:
     return None if median <= 0 else latest["hour_1_amount"] / median
 
 
-def evaluate(config: AlertConfig, store: JsonlStore, now: float, *, kinds: tuple[str, ...] = KINDS) -> list[Event]:
+def evaluate(config: AlertConfig, store: RecordStore, now: float, *, kinds: tuple[str, ...] = KINDS) -> list[Event]:
     """Update the rules' state for ``now`` and return the events to announce (state saved)."""
     with _StateFile(config.state_file) as state:
         return _evaluate(config, state, store, now, kinds)
 
 
 def _evaluate(
-    config: AlertConfig, state: dict[str, Any], store: JsonlStore, now: float, kinds: tuple[str, ...]
+    config: AlertConfig, state: dict[str, Any], store: RecordStore, now: float, kinds: tuple[str, ...]
 ) -> list[Event]:
     events: list[Event] = []
     if not isinstance(state.get("rules"), dict):
@@ -209,7 +210,7 @@ def message(config: AlertConfig, events: list[Event], now: float) -> str:
 
 def run_alerts(
     config_factory: Callable[[], AlertConfig] | AlertConfig,
-    store: JsonlStore,
+    store: RecordStore,
     now: float | None = None,
     *,
     kinds: tuple[str, ...] = KINDS,

@@ -24,9 +24,10 @@ from typing import Any
 
 from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session, redact_text
 from .records import RecordError, beijing_datetime, build_record, minute_of
+from .recordstore import RecordStore
 from .sharedfiles import bump, read_json_object, write_json_atomic
 from .sources import ConfigError, Source, SourceError
-from .store import DuplicateMinute, FileLock, FutureRecord, JsonlStore, StoreError
+from .store import DuplicateMinute, FileLock, FutureRecord, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class CollectResult:
 
 def collect_once(
     source: Source,
-    store: JsonlStore,
+    store: RecordStore,
     policy: HttpPolicy,
     *,
     now: float | None = None,
@@ -121,9 +122,9 @@ def collect_once(
     except DuplicateMinute as e:
         return CollectResult("duplicate", e.existing, source.name, time.monotonic() - started)
     except FutureRecord as e:
-        raise CollectError(f"store {store.path}: {e}", kind="future-record") from e
+        raise CollectError(f"store {store.describe()}: {e}", kind="future-record") from e
     except StoreError as e:
-        raise CollectError(f"store {store.path}: {e}", kind="store") from e
+        raise CollectError(f"store {store.describe()}: {e}", kind="store") from e
     return CollectResult("appended", record, source.name, time.monotonic() - started)
 
 

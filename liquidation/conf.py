@@ -10,12 +10,18 @@ from .bucketstore import BucketStore
 from .eventstore import EventStore
 from .exchanges import ExchangesSource
 from .http import HttpPolicy
+from .recordstore import RecordStore
 from .sources import Source, build_source
 from .store import JsonlStore
 
 
-def get_store() -> JsonlStore:
-    """The store at ``settings.LIQUIDATION_DATA_FILE`` (read on every call, so tests can override it)."""
+def get_store() -> RecordStore:
+    """The records store ``LIQUIDATION_STORE`` names: the JSONL file ``LIQUIDATION_DATA_FILE`` (default) or
+    PostgreSQL (the database of DATABASE_URL). Read on every call, so tests can override the settings."""
+    if settings.LIQUIDATION_STORE == "postgresql":
+        from .pgstore import PgRecordStore  # imports the ORM models: only when asked for
+
+        return PgRecordStore()
     return JsonlStore(settings.LIQUIDATION_DATA_FILE)
 
 

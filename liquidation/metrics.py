@@ -8,7 +8,6 @@ settings passed in by the view.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,27 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .bucketstore import BucketStore
+from .recordstore import RecordStore
 from .sharedfiles import counted, read_json_object, read_last_run
-from .store import JsonlStore
-
-_LINE_COUNTS: dict[tuple[Any, ...], int] = {}
-
-
-def count_lines(path: Path) -> int:
-    """Newlines in the file (its records, give or take bad lines), cached per file identity."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return 0
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _LINE_COUNTS:
-        count = 0
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                count += chunk.count(b"\n")
-        _LINE_COUNTS.clear()
-        _LINE_COUNTS[key] = count
-    return _LINE_COUNTS[key]
 
 
 def _num(value: Any) -> float | None:
@@ -57,7 +37,7 @@ def _dict(value: Any) -> dict[Any, Any]:
 class LiqsiteCollector(Collector):
     def __init__(
         self,
-        data_file: Path,
+        store: RecordStore,
         last_run_file: Path,
         status_file: Path,
         alert_state_file: Path | None = None,
@@ -65,7 +45,7 @@ class LiqsiteCollector(Collector):
         source_url: str | None = None,
         buckets: BucketStore | None = None,
     ) -> None:
-        self.data_file, self.last_run_file, self.status_file = data_file, last_run_file, status_file
+        self.store, self.last_run_file, self.status_file = store, last_run_file, status_file
         self.buckets = buckets
         self.alert_state_file = alert_state_file
         self.source_url = source_url  # already redacted; given only when /metrics is behind its token
@@ -87,7 +67,7 @@ class LiqsiteCollector(Collector):
             info.add_metric([self.source_url], 1.0)
             yield info
 
-        newest = JsonlStore(self.data_file).latest()
+        newest = self.store.latest()
         age = GaugeMetricFamily("liqsite_newest_record_age_seconds", "Age of the newest stored record")
         if newest is not None:
             age.add_metric([], time.time() - newest["timestamp"])  # negative: dated after our clock
@@ -101,11 +81,8 @@ class LiqsiteCollector(Collector):
         for venue in _dict(coverage.get("suspect") if isinstance(coverage, dict) else None):
             suspect.add_metric([str(venue)], 1.0)
         yield suspect
-        size = GaugeMetricFamily("liqsite_store_bytes", "Size of the JSONL data file")
-        size.add_metric([], float(self.data_file.stat().st_size) if self.data_file.exists() else 0.0)
-        yield size
-        records = GaugeMetricFamily("liqsite_store_records", "Lines in the JSONL data file")
-        records.add_metric([], float(count_lines(self.data_file)))
+        records = GaugeMetricFamily("liqsite_store_records", "Records in the store (JSONL file or PostgreSQL)")
+        records.add_metric([], float(self.store.count()))
         yield records
 
         status = read_json_object(self.status_file)

@@ -35,19 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from .cache import CACHE as _CACHE
-from .durable import (
-    FileLock,
-    StoreError,
-    append_durably,
-    backup_file,
-    fsync_dir,
-    remove_stale_temp_files,
-)
+from .durable import FileLock, StoreError, append_durably, backup_file, fsync_dir, remove_stale_temp_files
 from .lines import LineCursor, ReadReport, end_of_complete_lines, lines_backward, lines_forward, valid
 from .records import minute_of, parse_line, to_line
+from .recordstore import DuplicateMinute, FutureRecord, OutOfOrder
 
 logger = logging.getLogger(__name__)
 
+_COUNTS: dict[str, Any] = {}
 #: How far past the writer's clock the newest record may be before it counts as "from the future".
 FUTURE_SLACK = 60
 
@@ -61,22 +56,6 @@ __all__ = [
     "StoreError",
     "append_durably",
 ]
-
-
-class DuplicateMinute(StoreError):
-    """The newest stored record is already in this record's minute. Not an error for a collector."""
-
-    def __init__(self, existing: dict[str, Any]) -> None:
-        super().__init__(f"a record for {existing.get('datetime')} (UTC+8) is already stored for this minute")
-        self.existing = existing
-
-
-class OutOfOrder(StoreError):
-    """The record is older than the newest stored record."""
-
-
-class FutureRecord(OutOfOrder):
-    """The newest stored record is dated after the writer's clock: the clock jumped forward and back."""
 
 
 class Unsorted(Exception):
@@ -107,6 +86,9 @@ class JsonlStore:
 
     def __repr__(self) -> str:
         return f"JsonlStore({str(self.path)!r})"
+
+    def describe(self) -> str:
+        return str(self.path)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -356,9 +338,30 @@ class JsonlStore:
             return "none"
         return f"{st.st_dev:x}-{st.st_ino:x}"
 
+    def lines(self) -> Iterator[bytes]:
+        """Every valid line byte for byte as stored (file order, newline included): what ``migrate_store``
+        moves, so a legacy file's formatting survives a round trip."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            for _, line in lines_forward(fd, 0, os.fstat(fd).st_size, ReadReport(), line_no=1):
+                try:
+                    parse_line(line)
+                except ValueError:
+                    continue
+                yield line.rstrip(b"\r\n") + b"\n"
+        finally:
+            os.close(fd)
+
     def count(self) -> int:
-        """How many valid lines the file holds."""
-        return sum(1 for _ in self.records())
+        """How many valid records the file holds; counted once per version of the file (/metrics asks on
+        every scrape)."""
+        key = (str(self.path), self.version())
+        if _COUNTS.get("key") != key:
+            _COUNTS.update(key=key, n=sum(1 for _ in self.records()))
+        return _COUNTS["n"]
 
     def rewrite(
         self, transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], *, backup: Path | None = None

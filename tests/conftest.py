@@ -139,3 +139,41 @@ MANAGE = [sys.executable, str(PROJECT / "manage.py")]
 def run_manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """``manage.py ARGS`` in a child process with ``env``, output captured as text."""
     return subprocess.run([*MANAGE, *args], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=timeout)
+
+
+# -- PostgreSQL: one throwaway server per session (tests/pgserver.py), the "pg" database alias ------------
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    from tests.pgserver import pg_server
+
+    with pg_server() as server:
+        yield server.create_database("liqsite_test")
+
+
+@pytest.fixture(scope="session")
+def pg_alias(pg_url, django_db_blocker) -> str:
+    """The alias "pg": the throwaway server's database, migrated (pytest-django's test database stays
+    SQLite; these tests name their database)."""
+    import dj_database_url
+    from django.conf import settings as django_settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    config = dj_database_url.parse(pg_url)
+    connections.settings["pg"] = connections.configure_settings({**django_settings.DATABASES, "pg": config})["pg"]
+    with django_db_blocker.unblock():
+        call_command("migrate", "liquidation", database="pg", verbosity=0)
+    return "pg"
+
+
+@pytest.fixture
+def pg_store(pg_alias, django_db_blocker):
+    """An empty PostgreSQL records store (database access allowed for the test's duration)."""
+    from liquidation.models import Record
+    from liquidation.pgstore import PgRecordStore
+
+    with django_db_blocker.unblock():
+        Record.objects.using(pg_alias).all().delete()
+        yield PgRecordStore(using=pg_alias)

@@ -105,16 +105,13 @@ class SeriesAPIView(InlineStylesCSP, APIView):
         self.etag: str | None = None
         self.last_modified: int | None = None
         if self.newest is not None:
-            try:
-                size = self.store.path.stat().st_size
-            except FileNotFoundError:
-                size = 0
+            version = self.store.version()  # changes on every write, whatever holds the records
             fmt = getattr(request.accepted_renderer, "format", "any")
             # Answers that depend on the clock (ages, "stale", windows ending now) change every
             # minute even when no record arrives: otherwise a dead collector would be hidden
             # behind 304s forever.
             clock = f"-{int(time.time()) // 60}" if self.time_dependent else ""
-            self.etag = f'W/"{self.newest["timestamp"]}-{size}-{fmt}{clock}"'
+            self.etag = f'W/"{self.newest["timestamp"]}-{version}-{fmt}{clock}"'
             self.last_modified = self.newest["timestamp"]
 
     def not_modified(self, request: Request) -> HttpResponseBase | None:

@@ -37,7 +37,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     registry = CollectorRegistry()
     registry.register(
         LiqsiteCollector(
-            settings.LIQUIDATION_DATA_FILE,
+            get_store(),
             settings.LIQUIDATION_LAST_RUN_FILE,
             settings.LIQUIDATION_EVENTS_DIR / "status.json",
             settings.LIQUIDATION_ALERT_STATE_FILE,

@@ -70,7 +70,7 @@ class PanicBandResponseSerializer(serializers.Serializer):
 def older_values(store: JsonlStore, start: int, end: int) -> array:
     """The finite ``panic_index`` values of the records with ``start <= timestamp <= end``, sorted:
     from Django's cache when this slot of this version of the file was read already."""
-    key = f"panicband:{store.path}:{store.revision()}:{start}:{end}"
+    key = f"panicband:{store.describe()}:{store.revision()}:{start}:{end}"
     cached = cache.get(key)
     if cached is not None:
         return cached

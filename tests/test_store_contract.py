@@ -1,0 +1,155 @@
+"""The records store contract (``recordstore.RecordStore``), the same cases on every backend: the JSONL file
+and PostgreSQL (a throwaway server, tests/pgserver.py). Then what only the database promises: any number of
+writers, one row per minute; retention by batched DELETE; and migrate_store's byte-for-byte round trip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from liquidation.records import build_record
+from liquidation.recordstore import DuplicateMinute, RecordStore
+from liquidation.store import JsonlStore
+from tests.conftest import FIXTURES, PROJECT, run_manage, subprocess_env
+
+T0 = 1796090400  # a whole minute (2026-12-01 10:00 UTC)
+LEGACY = FIXTURES / "legacy" / "liquidation_1h.jsonl"
+
+
+def rec(minute: int, amount: float = 100.0, **extra) -> dict:
+    values = {"hour_1_amount": amount, "panic_index": 0.05, "hour_24_amount": 12010, "total_position": 104.5}
+    return build_record(T0 + 60 * minute + 3, values, now=T0 + 86400, **extra)
+
+
+@pytest.fixture(params=["jsonl", "postgresql"])
+def store(request, tmp_path) -> RecordStore:
+    if request.param == "jsonl":
+        return JsonlStore(tmp_path / "records.jsonl")
+    return request.getfixturevalue("pg_store")
+
+
+def test_an_empty_store(store):
+    assert isinstance(store, RecordStore)
+    assert (store.latest(), store.range(), store.count(), list(store.lines())) == (None, [], 0, [])
+
+
+def test_appended_records_read_back_oldest_first_with_their_json_types(store):
+    for m in range(5):
+        store.append(rec(m, 100.0 + m), now=T0 + 600)
+    assert store.count() == 5
+    assert store.latest()["hour_1_amount"] == 104.0
+    assert [r["timestamp"] for r in store.range()] == [T0 + 60 * m + 3 for m in range(5)]
+    assert [r["timestamp"] for r in store.range(T0 + 60, T0 + 180)] == [T0 + 63, T0 + 123]
+    assert [r["timestamp"] for r in store.range(None, None, 2)] == [T0 + 183, T0 + 243]
+    assert [r["timestamp"] for r in store.iter_range(T0 + 120, None)] == [T0 + 123, T0 + 183, T0 + 243]
+
+
+def test_a_second_record_for_a_minute_is_refused_and_the_first_kept(store):
+    store.append(rec(0, 100.0), now=T0 + 600)
+    with pytest.raises(DuplicateMinute):
+        store.append({**rec(0, 555.0), "timestamp": T0 + 40}, now=T0 + 600)
+    assert store.count() == 1
+    assert store.latest()["hour_1_amount"] == 100.0
+
+
+def test_version_changes_on_every_append_and_revision_does_not(store):
+    store.append(rec(0), now=T0 + 600)
+    version, revision = store.version(), store.revision()
+    time.sleep(0.01)  # a distinct write time (the database's token is the newest write)
+    store.append(rec(1), now=T0 + 600)
+    assert store.version() != version
+    assert store.revision() == revision
+
+
+def test_lines_are_the_stored_bytes_and_keep_their_json_types(store, tmp_path):
+    newest = (
+        b'{"timestamp": 1768600000, "datetime": "2026-01-17 05:46:40", "hour_1_amount": 400, '
+        b'"panic_index": 0.08, "hour_24_amount": 12010, "total_position": 104.0}\n'
+    )
+    legacy = [*LEGACY.read_bytes().splitlines(keepends=True), newest]
+    if isinstance(store, JsonlStore):
+        store.path.write_bytes(b"".join(legacy))
+    else:
+        store.import_lines(iter(legacy))
+    assert b"".join(store.lines()) == b"".join(legacy)
+    assert store.count() == len(legacy)
+    latest = store.latest()
+    assert latest["hour_24_amount"] == 12010 and isinstance(latest["hour_24_amount"], int)  # 12010 stays 12010
+    assert isinstance(latest["total_position"], float)  # and 104.0 stays a float
+
+
+# -- what only PostgreSQL promises ------------------------------------------------------------------------
+
+APPEND = """
+import sys, time
+from liquidation.conf import get_store
+from liquidation.records import build_record
+from liquidation.recordstore import DuplicateMinute
+t = int(sys.argv[1]); start = float(sys.argv[2])
+values = {"hour_1_amount": float(sys.argv[3]), "panic_index": 0.05, "hour_24_amount": 1, "total_position": 1}
+record = build_record(t, values)
+while time.time() < start:
+    time.sleep(0.001)
+try:
+    get_store().append(record)
+    print("stored")
+except DuplicateMinute:
+    print("duplicate")
+"""
+
+
+def test_two_writers_on_the_same_minute_leave_one_row(pg_store, pg_url, tmp_path):
+    env = subprocess_env(tmp_path, LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url)
+    minute = int(time.time()) // 60 * 60 - 120
+    start = time.time() + 3  # both processes up, then the same instant
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", "import django; django.setup()\n" + APPEND, str(minute + 5), str(start), str(n)],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1.0, 2.0, 3.0, 4.0)
+    ]
+    said = sorted(child.communicate(timeout=60)[0].strip() for child in children)
+    assert said == ["duplicate", "duplicate", "duplicate", "stored"]
+    assert pg_store.count() == 1
+
+
+def test_retention_deletes_in_batches_and_keeps_the_rest(pg_store, monkeypatch):
+    from liquidation import pgstore
+
+    monkeypatch.setattr(pgstore, "BATCH", 7)
+    for m in range(30):
+        pg_store.append(rec(m), now=T0 + 3600)
+    revision = pg_store.revision()
+    assert pg_store.prune_before(T0 + 60 * 20) == 20
+    assert next(r["timestamp"] for r in pg_store.range()) == T0 + 60 * 20 + 3
+    assert pg_store.count() == 10
+    assert pg_store.revision() != revision  # served records went away: incremental clients reload
+
+
+def test_migrate_store_round_trip_gives_the_same_bytes_and_is_idempotent(pg_store, pg_url, tmp_path):
+    data = tmp_path / "data" / "liquidation_1h.jsonl"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(LEGACY.read_bytes())
+    env = subprocess_env(tmp_path, LIQUIDATION_DATA_FILE=str(data), DATABASE_URL=pg_url)
+    first = run_manage(env, "migrate_store", "--to", "postgresql")
+    assert first.returncode == 0, first.stderr
+    again = run_manage(env, "migrate_store", "--to", "postgresql")
+    assert again.returncode == 0 and "0 new" in again.stdout  # resumable: what is there stays
+    assert pg_store.count() == len(LEGACY.read_bytes().splitlines())
+    data.unlink()
+    back = run_manage(env, "migrate_store", "--to", "jsonl")
+    assert back.returncode == 0, back.stderr
+    assert data.read_bytes() == LEGACY.read_bytes()
+
+
+def test_migrate_store_without_a_database_url_says_what_to_set(tmp_path):
+    result = run_manage(subprocess_env(tmp_path), "migrate_store", "--to", "postgresql")
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr

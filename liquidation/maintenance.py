@@ -20,6 +20,7 @@ from typing import Any
 from .eventstore import EventStore
 from .lines import ReadReport, end_of_complete_lines, lines_forward
 from .records import BOM, RecordError, check_timestamp, minute_of, parse_line, to_line
+from .recordstore import RecordStore
 from .series import missing_minutes
 from .store import FUTURE_SLACK, JsonlStore
 
@@ -50,14 +51,19 @@ class PruneResult:
 
 
 def prune(
-    store: JsonlStore, keep_days: int, *, now: float | None = None, events: EventStore | None = None
+    store: RecordStore, keep_days: int, *, now: float | None = None, events: EventStore | None = None
 ) -> PruneResult:
     """Drop records older than ``keep_days`` days (and the event store's whole day files older than
-    that). Unreadable lines are not kept either: run ``verify_liquidation`` first to see them."""
+    that). The JSONL file is rewritten (unreadable lines are not kept either: run ``verify_liquidation``
+    first to see them); a database deletes in batches (``prune_before``), never rewriting anything."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
     cutoff = int(now if now is not None else time.time()) - keep_days * DAY
-    before, after = store.rewrite(lambda records: [r for r in records if r["timestamp"] >= cutoff])
+    if isinstance(store, JsonlStore):
+        before, after = store.rewrite(lambda records: [r for r in records if r["timestamp"] >= cutoff])
+    else:
+        before = store.count()
+        after = before - store.prune_before(cutoff)
     removed = []
     if events is not None:
         oldest_kept = datetime.fromtimestamp(cutoff, UTC).date()
@@ -89,7 +95,7 @@ class ImportResult:
 
 
 def import_files(
-    store: JsonlStore,
+    store: RecordStore,
     files: Iterable[str | os.PathLike[str]],
     *,
     progress: Callable[[str, int, int], None] | None = None,
@@ -122,7 +128,12 @@ def import_files(
         result.added = len(merged) - len(clean(existing))
         return merged
 
-    store.rewrite(merge)
+    if isinstance(store, JsonlStore):
+        store.rewrite(merge)
+    else:  # a database: inserted as they are, minutes already stored keep their row
+        before = store.count()
+        store.import_lines(to_line(r) for r in clean(incoming))
+        result.added = store.count() - before
     return result
 
 
@@ -234,11 +245,13 @@ class Report:
         return out
 
 
-def verify(store: JsonlStore, *, now: float | None = None) -> Report:
+def verify(store: RecordStore, *, now: float | None = None) -> Report:
     """Read the whole file as it is and report what is wrong with it. Costs one pass over the file
     and a sort of its timestamps: nothing depends on the values of the timestamps."""
     now = time.time() if now is None else now
     report = Report()
+    if not isinstance(store, JsonlStore):
+        return _verify_database(store, report, now)
     path = store.path
     report.temp_files = sorted(str(p) for p in path.parent.glob(f".{path.name}.rewrite-*.tmp"))
     report.torn_fragments = sorted(str(p) for p in path.parent.glob(f"{path.name}.torn-*"))
@@ -274,6 +287,23 @@ def verify(store: JsonlStore, *, now: float | None = None) -> Report:
     report.records = len(timestamps)
     if timestamps:
         report.first, report.last = min(timestamps), max(timestamps)
+        report.gaps = missing_minutes(timestamps, minute_of(report.first), minute_of(report.last))
+    return report
+
+
+def _verify_database(store: RecordStore, report: Report, now: float) -> Report:
+    """A database keeps one record per minute by its primary key and reads sort by minute, so bad lines,
+    duplicates, order, torn tails and temporary files cannot happen there: what is left to check is records
+    dated after now and the gaps."""
+    timestamps = []
+    for n, record in enumerate(store.records(), start=1):
+        if record["timestamp"] > now + FUTURE_SLACK:
+            report.future.append((n, record["timestamp"]))
+        else:
+            timestamps.append(record["timestamp"])
+    report.records = len(timestamps)
+    if timestamps:
+        report.first, report.last = timestamps[0], timestamps[-1]
         report.gaps = missing_minutes(timestamps, minute_of(report.first), minute_of(report.last))
     return report
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from liquidation.records import build_record
+from liquidation.records import build_record, to_line
 from liquidation.recordstore import DuplicateMinute, RecordStore
 from liquidation.store import JsonlStore
 from tests.conftest import FIXTURES, PROJECT, run_manage, subprocess_env
@@ -86,7 +86,7 @@ def test_lines_are_the_stored_bytes_and_keep_their_json_types(store, tmp_path):
 APPEND = """
 import sys, time
 from liquidation.conf import get_store
-from liquidation.records import build_record
+from liquidation.records import build_record, to_line
 from liquidation.recordstore import DuplicateMinute
 t = int(sys.argv[1]); start = float(sys.argv[2])
 values = {"hour_1_amount": float(sys.argv[3]), "panic_index": 0.05, "hour_24_amount": 1, "total_position": 1}
@@ -153,3 +153,31 @@ def test_migrate_store_without_a_database_url_says_what_to_set(tmp_path):
     result = run_manage(subprocess_env(tmp_path), "migrate_store", "--to", "postgresql")
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
+
+
+# -- maintenance through the interface ------------------------------------------------------------------
+
+
+def test_prune_import_and_verify_work_on_every_backend(store, tmp_path):
+    from liquidation.maintenance import import_files, prune, verify
+
+    for m in (0, 1, 2, 5):  # minutes 3 and 4 missing
+        store.append(rec(m), now=T0 + 600)
+    extra = tmp_path / "more.jsonl"
+    extra.write_bytes(b"".join(to_line(rec(m, 7.0)) for m in (2, 6)) + b"not json\n")
+    imported = import_files(store, [extra], now=T0 + 600)
+    assert (imported.valid, imported.added, len(imported.skipped)) == (2, 1, 1)  # minute 2 was stored: it wins
+    assert [r["hour_1_amount"] for r in store.range()] == [100.0, 100.0, 100.0, 100.0, 7.0]
+    report = verify(store, now=T0 + 600)
+    assert report.records == 5 and report.problems == 0
+    assert report.gaps == [[T0 + 180, T0 + 240]]
+    result = prune(store, 1, now=T0 + 86400 + 120)  # keeps from minute 2 on
+    assert (result.records_before, result.records_after) == (5, 3)
+    assert [r["timestamp"] for r in store.range()] == [T0 + 123, T0 + 303, T0 + 363]
+
+
+def test_verify_repair_is_refused_on_postgresql_with_why(pg_store, pg_url, tmp_path):
+    env = subprocess_env(tmp_path, LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url)
+    result = run_manage(env, "verify_liquidation", "--repair")
+    assert result.returncode != 0
+    assert "primary key" in result.stderr and "nothing of that kind to repair" in result.stderr

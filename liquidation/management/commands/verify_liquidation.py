@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from liquidation.conf import get_store
 from liquidation.maintenance import repair as repair_file
 from liquidation.maintenance import verify
-from liquidation.store import StoreError
+from liquidation.store import JsonlStore, StoreError
 
 
 class Command(BaseCommand):
@@ -29,6 +29,12 @@ class Command(BaseCommand):
         report = verify(store)
         for line in report.lines():
             self.stdout.write(line)
+        if repair and not isinstance(store, JsonlStore):
+            raise CommandError(
+                "--repair rewrites the JSONL file; PostgreSQL already keeps one record per minute (its primary "
+                "key) and sorts on read, so there is nothing of that kind to repair. Records dated after now, "
+                "if reported, are a clock problem: delete them in SQL once the clock is right."
+            )
         if repair and report.problems:
             try:
                 backup, _, after = repair_file(store)
@@ -40,4 +46,4 @@ class Command(BaseCommand):
                 raise CommandError(f"{again.problems} problem(s) remain after the repair")
             return
         if report.problems:
-            raise CommandError(f"{report.problems} problem(s) found in {store.path}", returncode=1)
+            raise CommandError(f"{report.problems} problem(s) found in {store.describe()}", returncode=1)

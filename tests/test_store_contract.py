@@ -181,3 +181,27 @@ def test_verify_repair_is_refused_on_postgresql_with_why(pg_store, pg_url, tmp_p
     result = run_manage(env, "verify_liquidation", "--repair")
     assert result.returncode != 0
     assert "primary key" in result.stderr and "nothing of that kind to repair" in result.stderr
+
+
+def test_two_collectors_in_the_same_minute_store_one_row_and_no_file(
+    pg_store, pg_url, tmp_path, upstream, fixture_path
+):
+    from tests.upstream_server import Reply
+
+    url = upstream.route("/api/panic/latest", Reply.file(fixture_path("upstream/panic-api/latest-flat.json")))
+    env = subprocess_env(tmp_path, LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url, LIQUIDATION_SOURCE_URL=url)
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(PROJECT / "manage.py"), "collect_liquidation"],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = [(child.wait(timeout=60), child.stderr.read()) for child in children]
+    assert [code for code, _ in outcomes] == [0, 0], outcomes  # a duplicate minute is not a failure
+    assert pg_store.count() == 1
+    assert not (tmp_path / "data" / "liquidation_1h.jsonl").exists()  # nothing written to the files' store

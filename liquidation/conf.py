@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
 from . import feargreed
@@ -13,6 +15,9 @@ from .http import HttpPolicy
 from .recordstore import RecordStore
 from .sources import Source, build_source
 from .store import JsonlStore
+
+if TYPE_CHECKING:
+    from .pipeline import Minute
 
 
 def get_store() -> RecordStore:
@@ -114,4 +119,22 @@ def alert_config() -> AlertConfig:
         state_file=s.LIQUIDATION_ALERT_STATE_FILE,
         lang=s.ALERT_LANGUAGE,
         site_url=s.ALERT_SITE_URL,
+    )
+
+
+def pipeline(source: str | None = None, url: str | None = None) -> Minute:
+    """The per-minute pipeline (``pipeline.Minute``) as the settings configure it; ``source``/``url``
+    override LIQUIDATION_SOURCE / LIQUIDATION_SOURCE_URL (the command's --source and --url)."""
+    from .pipeline import Minute
+
+    return Minute(
+        source=lambda: configured_source(source, url),
+        store=get_store,
+        policy=http_policy(),
+        last_run_file=settings.LIQUIDATION_LAST_RUN_FILE,
+        alert_config=alert_config,
+        events_dir=settings.LIQUIDATION_EVENTS_DIR,
+        keep_days=settings.LIQUIDATION_KEEP_DAYS,
+        fear_greed_url=settings.FEAR_GREED_URL,
+        fear_greed_file=settings.FEAR_GREED_FILE,
     )

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick    # small sizes, short runs: CI runs this so the scripts never rot
     .venv/bin/python bench/run.py --only depth   # run one benchmark and replace its section only
     .venv/bin/python bench/run.py --only transfer
+    .venv/bin/python bench/run.py --only backends  # JSONL beside PostgreSQL
 
 --quick writes its table to bench/data/RESULTS-quick.md instead (timings from a quick run are not results).
 """
@@ -119,6 +120,41 @@ def transfer_section(transfer: dict, note: str = "") -> list[str]:
     ]
 
 
+BACKENDS_HEADING = "## Records backends: JSONL beside PostgreSQL"
+
+
+def backends_section(backends: dict, note: str = "") -> list[str]:
+    """The tables of bench/store_backends_bench.py."""
+    from bench.store_backends_bench import APPEND_HEADER, HTTP_HEADER, append_rows, http_rows
+
+    days = backends.get("records", 0) / 1440
+    return [
+        f"{BACKENDS_HEADING} ({backends.get('records', 0):,} minute records, {days:g} day{'s' if days != 1 else ''}, shaped like the keyless "
+        f"source's; gunicorn with 2 workers, wrk 2 threads × 32 connections, {backends.get('seconds')} s each, "
+        "throttling and the response cache off)",
+        "",
+        *([note, ""] if note else []),
+        f"The same records in both: a JSONL file of {backends.get('stored_bytes', 0) / 1e6:,.1f} MB, and PostgreSQL "
+        f"{backends.get('pg_version', '?').split(' ')[0]} on loopback loaded from it by `manage.py migrate` and "
+        f"`manage.py migrate_store --to postgresql` ({backends.get('load_seconds', 0):.1f} s; table and indexes "
+        f"{backends.get('table_mb', 0):,.1f} MB; then `VACUUM ANALYZE`; fsync {backends.get('fsync', '?')}). "
+        "Both sites run at once, one under load at a time; the JSONL site without `DATABASE_URL`, as one machine "
+        "runs it. Response cache off with `LIQUIDATION_RESPONSE_CACHE=0` (checked: no answer carries "
+        "`X-Liqsite-Cache`, and both sites give the same records). Append = one new record through the store's "
+        "`append` in process (durable when it returns: the file's fsync, the database's commit), alternating "
+        "backends.",
+        "",
+        HTTP_HEADER,
+        *http_rows(backends.get("results", {})),
+        "",
+        APPEND_HEADER,
+        *append_rows(backends.get("appends", {})),
+        "",
+        *backends.get("targets", []),
+        "",
+    ]
+
+
 def splice(text: str, heading: str, section: list[str], before: str = "## Listener pipeline") -> str:
     """``text`` with the ``## `` section starting with ``heading`` replaced by ``section`` (when absent,
     inserted before the section starting with ``before``, or appended)."""
@@ -145,6 +181,7 @@ def _revision() -> str:
 ONLY = {
     "depth": ("depth_bench.py", DEPTH_HEADING, depth_section),
     "transfer": ("transfer_bench.py", TRANSFER_HEADING, transfer_section),
+    "backends": ("store_backends_bench.py", BACKENDS_HEADING, backends_section),
 }
 
 
@@ -177,6 +214,7 @@ def main() -> None:
         collector = run("collector_bench.py", args.quick, t / "collector.json")
         depth = run("depth_bench.py", args.quick, t / "depth.json")
         transfer = run("transfer_bench.py", args.quick, t / "transfer.json")
+        backends = run("store_backends_bench.py", args.quick, t / "backends.json")
         print("\n== stream_bench.py", flush=True)
         stream = subprocess.run(
             [sys.executable, str(BENCH / "stream_bench.py"), *(["--events", "20000"] if args.quick else [])],
@@ -230,6 +268,7 @@ def main() -> None:
         "",
         *depth_section(depth),
         *transfer_section(transfer),
+        *backends_section(backends),
         "## Listener pipeline: events normalized and stored per second (one core unless pinned)",
         "",
         "```",

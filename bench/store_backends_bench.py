@@ -1,0 +1,278 @@
+"""The two records backends side by side: the JSONL file and PostgreSQL, the same records, one run.
+
+    .venv/bin/python bench/store_backends_bench.py [--quick] [--json OUT]
+
+Starts a throwaway PostgreSQL on 127.0.0.1 (``tests/pgserver.py``'s, restarted with ``fsync`` on: an
+append then pays its commit reaching the disk, as the JSONL store's ``fsync`` does), writes 30 days of
+minute records shaped like the keyless source's (``transfer_bench.realistic_records``: every venue in
+``by_exchange``, ``coverage``, ``prices``; the newest from the current minute; --quick: 1 day) to a JSONL
+file, and loads the same records into the database the way an operator would: ``manage.py migrate``, then
+``manage.py migrate_store --to postgresql`` (then ``VACUUM ANALYZE``, so the planner and the visibility
+map do not depend on when autovacuum last ran).
+
+Then, for each backend, the site under gunicorn (2 workers, bench settings, throttling off, the
+per-minute response cache off with ``LIQUIDATION_RESPONSE_CACHE=0``) and wrk (2 threads, 32 connections,
+20 s each as in ``http_bench.py``; --quick 2 s) on ``/api/liquidation-1h/latest`` and on 24 h of history
+(``?limit=1440``); the JSONL site runs as a one-machine site does (no ``DATABASE_URL``). Before the load,
+both sites must give the same records and no cached answer (no ``X-Liqsite-Cache`` header).
+
+Last, one collection's write: the time to append one new record through each store's ``append`` (the same
+records, in process, alternating backends), median of 100 (--quick 10).
+
+Target (issue 23): PostgreSQL latest and history 24 h each >= 0.5x the JSONL backend, response cache off.
+No timing is asserted: a target not met is printed as MISSED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.server import gunicorn, report  # noqa: E402
+from tests.pgserver import PgServer, _bin, pg_server  # noqa: E402
+
+LATEST = "/api/liquidation-1h/latest"
+HISTORY_24H = "/api/liquidation-1h/history?limit=1440"
+ENDPOINTS = {"GET latest": LATEST, "GET history 24 h (`?limit=1440`)": HISTORY_24H}
+BACKENDS = ("JSONL", "PostgreSQL")
+TARGET = 0.5
+CACHE_HEADER = "X-Liqsite-Cache"  # what liquidation/respcache.py adds to an answer it served or kept
+
+
+def _as_postgres() -> list[str]:
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # as tests/pgserver.py does
+
+
+def psql(server: PgServer, database: str, sql: str) -> str:
+    command = [_bin("psql"), "-h", server.host, "-p", str(server.port), "-U", "liqsite", "-d", database]
+    return subprocess.run([*command, "-tAqc", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@contextmanager
+def durable_pg() -> Iterator[PgServer]:
+    """``tests/pgserver.py``'s server, restarted with its test-only ``fsync=off`` and ``full_page_writes=off``
+    dropped (PostgreSQL's defaults: a commit returns once its WAL is on disk)."""
+    with pg_server() as server:
+        options = f"-h {server.host} -p {server.port} -k {server.directory}"
+        data, log = server.directory / "data", server.directory / "server.log"
+        subprocess.run(
+            [*_as_postgres(), _bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "restart"],
+            check=True,
+            capture_output=True,
+        )
+        yield server
+
+
+def get(base: str, path: str) -> tuple[dict, dict[str, str]]:
+    request = urllib.request.Request(base + path, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read()), dict(response.headers)
+
+
+def same_answers(bases: dict[str, str]) -> dict[str, object]:
+    """Both sites' latest and 24 h history, twice each: the same records, nothing from a response cache."""
+    seen: dict[str, list] = {}
+    for backend, base in bases.items():
+        answers = []
+        for _ in range(2):  # the second would be a cache hit if the cache were on
+            latest, latest_headers = get(base, LATEST)
+            history, history_headers = get(base, HISTORY_24H)
+            for headers in (latest_headers, history_headers):
+                if CACHE_HEADER.lower() in {k.lower() for k in headers}:
+                    sys.exit(f"{backend}: an answer carries {CACHE_HEADER}: the response cache is not off")
+            answers.append(history)
+        latest.pop("age_seconds", None)
+        seen[backend] = [latest, answers[-1]["results"], answers[-1]["count"]]
+    jsonl, pg = (seen[b] for b in BACKENDS)
+    if jsonl != pg:
+        sys.exit("the JSONL and PostgreSQL sites answer differently: not the same records")
+    return {"history_count": jsonl[2], "latest_timestamp": jsonl[0]["timestamp"]}
+
+
+def manage(env: dict[str, str], *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def append_costs(data: Path, records: list[dict]) -> dict[str, dict]:
+    """Milliseconds to append each of ``records`` through each store's ``append`` (alternating backends,
+    so both see the same moments of the machine)."""
+    import django
+
+    django.setup()
+    from liquidation.pgstore import PgRecordStore
+    from liquidation.store import JsonlStore
+
+    stores = {"JSONL": JsonlStore(data), "PostgreSQL": PgRecordStore()}
+    times: dict[str, list[float]] = {b: [] for b in BACKENDS}
+    for record in records:
+        for backend in BACKENDS:
+            started = time.perf_counter()
+            stores[backend].append(record, now=record["timestamp"])
+            times[backend].append((time.perf_counter() - started) * 1000)
+    counts = {b: stores[b].count() for b in BACKENDS}
+    if counts["JSONL"] != counts["PostgreSQL"]:
+        sys.exit(f"after the appends the stores hold different counts: {counts}")
+    return {
+        b: {
+            "n": len(t),
+            "median_ms": statistics.median(t),
+            "p95_ms": sorted(t)[max(0, round(0.95 * len(t)) - 1)],
+            "max_ms": max(t),
+        }
+        for b, t in times.items()
+    }
+
+
+# -- the report (bench/run.py builds its section from these) ------------------------------------------
+
+HTTP_HEADER = (
+    "| request | JSONL 2xx req/s | JSONL p99 ms | PostgreSQL 2xx req/s | PostgreSQL p99 ms | PostgreSQL / JSONL |\n"
+    "|---|---|---|---|---|---|"
+)
+APPEND_HEADER = (
+    "| one collection's append | JSONL median ms | JSONL p95 ms | PostgreSQL median ms | PostgreSQL p95 ms "
+    "| PostgreSQL / JSONL (time) |\n|---|---|---|---|---|---|"
+)
+
+
+def http_rows(results: dict) -> list[str]:
+    rows = []
+    for name in ENDPOINTS:
+        j, p = results.get("JSONL", {}).get(name), results.get("PostgreSQL", {}).get(name)
+        if not (j and p):
+            continue
+        ratio = p["rps_2xx"] / j["rps_2xx"] if j["rps_2xx"] else 0
+        rows.append(
+            f"| {name} | {j['rps_2xx']:,.0f} | {j['p99_ms']:.2f} | {p['rps_2xx']:,.0f} | {p['p99_ms']:.2f} "
+            f"| {ratio:.2f}× |"
+        )
+    return rows
+
+
+def append_rows(appends: dict) -> list[str]:
+    j, p = appends.get("JSONL"), appends.get("PostgreSQL")
+    if not (j and p):
+        return []
+    return [
+        f"| `append(record)`, {j['n']} records | {j['median_ms']:.2f} | {j['p95_ms']:.2f} | {p['median_ms']:.2f} "
+        f"| {p['p95_ms']:.2f} | {p['median_ms'] / j['median_ms']:.2f}× |"
+    ]
+
+
+def verdict_lines(results: dict, appends: dict) -> list[str]:
+    lines = []
+    for name in ENDPOINTS:
+        j, p = results["JSONL"][name]["rps_2xx"], results["PostgreSQL"][name]["rps_2xx"]
+        ratio = p / j if j else 0
+        lines.append(
+            f"- {name.split(' (')[0].removeprefix('GET ')}: PostgreSQL {p:,.0f} req/s, JSONL {j:,.0f} req/s: "
+            f"{ratio:.2f}× (target ≥ {TARGET}×, response cache off): {'met' if ratio >= TARGET else 'MISSED'}"
+        )
+    for backend in BACKENDS:
+        for name in ENDPOINTS:
+            errors = results[backend][name].get("socket_errors", "")
+            if errors and any(int(n) for n in errors.replace(",", " ").split() if n.isdigit()):
+                lines.append(f"- wrk socket errors, {backend} {name.split(' (')[0]}: {errors} (wrk's 2 s timeout)")
+    j, p = appends["JSONL"], appends["PostgreSQL"]
+    lines.append(
+        f"- one collection's append: PostgreSQL {p['median_ms']:.2f} ms, JSONL {j['median_ms']:.2f} ms "
+        f"(median of {j['n']}, each committed to disk before it returns)"
+    )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    minutes = 1440 if args.quick else 30 * 1440
+    appends = 10 if args.quick else 100
+    seconds = 2 if args.quick else 20
+
+    with tempfile.TemporaryDirectory() as tmp, durable_pg() as pg:
+        t = Path(tmp)
+        data = t / "liquidation_1h.jsonl"
+        database_url = pg.create_database("liqsite_bench")
+        # Before any Django import (bench.http_bench imports bench.store_bench, which sets Django up).
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="bench.bench_settings",
+            DATABASE_URL=database_url,
+            LIQUIDATION_DATA_FILE=str(data),
+            LIQSITE_DATA_DIR=tmp,
+            LIQSITE_LOG_DIR=tmp,
+            LIQUIDATION_API_RATE="off",
+            LIQUIDATION_RESPONSE_CACHE="0",
+        )
+        from bench.http_bench import wrk
+        from bench.transfer_bench import realistic_records
+        from liquidation.records import to_line
+
+        started = time.perf_counter()
+        records = realistic_records(minutes, time.time())
+        data.write_bytes(b"".join(to_line(r) for r in records))
+        stored = data.stat().st_size
+        print(f"{len(records):,} records, {stored / 1e6:,.1f} MB ({time.perf_counter() - started:.1f} s)")
+        env = {**os.environ, "LIQUIDATION_STORE": "postgresql"}
+        loaded = manage(env, "migrate", "-v", "0") + manage(env, "migrate_store", "--to", "postgresql", "-v", "0")
+        psql(pg, "liqsite_bench", "VACUUM ANALYZE liquidation_record")
+        in_db = int(psql(pg, "liqsite_bench", "SELECT count(*) FROM liquidation_record"))
+        table_mb = int(psql(pg, "liqsite_bench", "SELECT pg_total_relation_size('liquidation_record')")) / 1e6
+        pg_version = psql(pg, "postgres", "SHOW server_version")
+        fsync = psql(pg, "postgres", "SHOW fsync")
+        print(f"PostgreSQL {pg_version} (fsync {fsync}): {in_db:,} rows, {table_mb:,.1f} MB, loaded in {loaded:.1f} s")
+
+        sites = {
+            "JSONL": {"LIQUIDATION_STORE": "jsonl", "DATABASE_URL": ""},
+            "PostgreSQL": {"LIQUIDATION_STORE": "postgresql", "DATABASE_URL": database_url},
+        }
+        with gunicorn(data, **sites["JSONL"]) as jsonl_base, gunicorn(data, **sites["PostgreSQL"]) as pg_base:
+            bases = {"JSONL": jsonl_base, "PostgreSQL": pg_base}
+            checked = same_answers(bases)
+            print(f"both sites answer the same {checked['history_count']:,} records of 24 h; no cached answers")
+            results: dict[str, dict] = {b: {} for b in BACKENDS}
+            for name, path in ENDPOINTS.items():
+                for backend in BACKENDS:  # one site under load at a time; the other idles
+                    results[backend][name] = r = wrk(bases[backend] + path, seconds)
+                    print(f"{backend}, {name}: {r['rps_2xx']:,.0f} req/s, p99 {r['p99_ms']:.2f} ms", flush=True)
+
+        step = records[-1]["timestamp"] + appends * 60
+        costs = append_costs(data, realistic_records(appends, step))
+
+    for line in (HTTP_HEADER, *http_rows(results), "", APPEND_HEADER, *append_rows(costs), ""):
+        print(line)
+    report(
+        verdict_lines(results, costs),
+        args.json,
+        results=results,
+        appends=costs,
+        records=len(records),
+        stored_bytes=stored,
+        table_mb=table_mb,
+        load_seconds=loaded,
+        pg_version=pg_version,
+        fsync=fsync,
+        seconds=seconds,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -360,6 +360,8 @@ REST_FRAMEWORK = {
 # Throttle counts live here: per process. With several workers each counts on its own
 # (N workers allow N x the rate) unless this points at a shared cache such as Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "liqsite"}}
+#: Answers of the costly read-only API views kept for their minute (liquidation/respcache.py); 0 turns it off.
+LIQUIDATION_RESPONSE_CACHE = env_bool("LIQUIDATION_RESPONSE_CACHE", True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "liqsite API: 1小时爆仓金额",

@@ -59,6 +59,9 @@ class HistoryView(SeriesAPIView):
         p = q.validated_data
         if (response := self.not_modified(request)) is not None:
             return response
+        return self.cached(request, lambda: self.answer(p))
+
+    def answer(self, p: dict[str, Any]) -> Response:
         start, end = p.get("start_time"), p.get("end_time")
         records, gaps = series.history(self.store, start, end, p["limit"], p["interval"], p["agg"], time.time())
         response = Response(
@@ -137,11 +140,15 @@ class StatsView(SeriesAPIView):
         q.is_valid(raise_exception=True)
         if (response := self.not_modified(request)) is not None:
             return response
-        now = time.time()
         hours = q.validated_data["hours"]
-        minute_end = int(now) // 60 * 60 + 59  # minute-aligned: one cached read serves the whole minute
-        records = self.store.range(minute_end - hours * 3600 - 119, minute_end)
-        return Response(series.stats(records, hours, now))
+
+        def answer() -> Response:
+            now = time.time()
+            minute_end = int(now) // 60 * 60 + 59  # minute-aligned: one cached read serves the whole minute
+            records = self.store.range(minute_end - hours * 3600 - 119, minute_end)
+            return Response(series.stats(records, hours, now))
+
+        return self.cached(request, answer)
 
 
 class CollectorStatusView(InlineStylesCSP, APIView):

@@ -1,6 +1,7 @@
 """What every API view shares: the cost-weighted throttle, the browsable API's CSP exception, and
 ``SeriesAPIView`` (conditional GET with ETag/Last-Modified from the newest record, 304 answers,
-``Cache-Control`` up to the next minute's collection).
+``Cache-Control`` up to the next minute's collection), and ``ResponseCacheMixin``, through which the
+costly views answer from the per-minute response cache (``liquidation/respcache.py``).
 
 The throttle counts *cost*, not requests: a request covering a day or less of minutes costs 1 and a
 longer one costs one per day it covers (``request_cost``), so a client asking for 30-day windows
@@ -13,18 +14,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponseBase
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseBase
+from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
+from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from .. import respcache
 from ..conf import get_store
 from ..http import public_error
 from ..serializers import VALIDATION_ERROR_SCHEMA, DetailSerializer, WindowQuerySerializer, window_span
@@ -86,7 +92,48 @@ class InlineStylesCSP:
         return response
 
 
-class SeriesAPIView(InlineStylesCSP, APIView):
+class ResponseCacheMixin:
+    """``cached_answer`` for a view's handler: the answer from the per-minute response cache, or built
+    and kept once rendered. Handlers call it after the conditional GET; the throttle has run by then
+    (``initial()``), so a hit costs the client what a computed answer does."""
+
+    def cached_answer(
+        self, request: Request, version: str, minute: int | None, build: Callable[[], HttpResponseBase]
+    ) -> HttpResponseBase:
+        fmt = getattr(request.accepted_renderer, "format", None)
+        if not settings.LIQUIDATION_RESPONSE_CACHE or request.method != "GET" or fmt not in respcache.FORMATS:
+            return build()
+        query, media_type = request.META.get("QUERY_STRING", ""), str(request.accepted_media_type)
+        key = respcache.make_key(request.path, query, media_type, version, minute=minute, language=get_language() or "")
+        entry = respcache.lookup(cache, key)
+        if entry is not None:
+            response = HttpResponse(entry.body, content_type=entry.content_type)
+            for name, value in entry.headers:
+                response.headers[name] = value
+            response.headers[respcache.HEADER] = "hit"
+            return response
+        response = build()
+        if isinstance(response, SimpleTemplateResponse) and response.status_code == 200:
+            response.headers[respcache.HEADER] = "miss"
+
+            def keep(rendered: SimpleTemplateResponse) -> None:
+                # Once rendered, after finalize_response added ETag and Cache-Control; store() keeps 200s only.
+                respcache.store(
+                    cache, key, rendered.status_code, rendered.content, rendered["Content-Type"], rendered.headers
+                )
+
+            response.add_post_render_callback(keep)
+        return response
+
+
+def cache_control_to_next_minute(response: HttpResponseBase) -> None:
+    """``Cache-Control: public, max-age`` up to the next minute, replacing any the answer carried (one
+    from the response cache was right when it was kept, not now)."""
+    response.headers.pop("Cache-Control", None)
+    patch_cache_control(response, public=True, max_age=max(1, min(60, 60 - int(time.time()) % 60)))
+
+
+class SeriesAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
     throttle_classes = [ApiRateThrottle]
     time_dependent = False
 
@@ -101,11 +148,13 @@ class SeriesAPIView(InlineStylesCSP, APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.store = get_store()
+        # Read before anything the answer is made of (the newest record included), so an answer is never
+        # kept in the response cache under a newer version than its data.
+        self.data_version = version = self.store.version()  # changes on every write, whatever holds the records
         self.newest = self.store.latest()
         self.etag: str | None = None
         self.last_modified: int | None = None
         if self.newest is not None:
-            version = self.store.version()  # changes on every write, whatever holds the records
             fmt = getattr(request.accepted_renderer, "format", "any")
             # Answers that depend on the clock (ages, "stale", windows ending now) change every
             # minute even when no record arrives: otherwise a dead collector would be hidden
@@ -113,6 +162,12 @@ class SeriesAPIView(InlineStylesCSP, APIView):
             clock = f"-{int(time.time()) // 60}" if self.time_dependent else ""
             self.etag = f'W/"{self.newest["timestamp"]}-{version}-{fmt}{clock}"'
             self.last_modified = self.newest["timestamp"]
+
+    def cached(self, request: Request, build: Callable[[], HttpResponseBase]) -> HttpResponseBase:
+        """``build()``'s answer through the response cache, keyed on the store's version (and the minute
+        when the answer follows the clock, as the ETag does)."""
+        minute = int(time.time()) // 60 if self.time_dependent else None
+        return self.cached_answer(request, self.data_version, minute, build)
 
     def not_modified(self, request: Request) -> HttpResponseBase | None:
         """A 304 when the client's copy is current, else None."""
@@ -128,7 +183,7 @@ class SeriesAPIView(InlineStylesCSP, APIView):
             response.headers["ETag"] = self.etag
             response.headers["Last-Modified"] = http_date(self.last_modified)
             # The series changes once a minute, at the start of the minute.
-            patch_cache_control(response, public=True, max_age=max(1, min(60, 60 - int(time.time()) % 60)))
+            cache_control_to_next_minute(response)
         else:
             patch_cache_control(response, no_cache=True)
         patch_vary_headers(response, ["Accept"])

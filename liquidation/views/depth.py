@@ -28,7 +28,7 @@ from ..depth_serializers import (
     UnavailableSerializer,
 )
 from ..eventstore import day_of
-from .base import DAY, ERRORS, ApiRateThrottle, InlineStylesCSP
+from .base import DAY, ERRORS, ApiRateThrottle, InlineStylesCSP, ResponseCacheMixin, cache_control_to_next_minute
 
 
 def _answer(name: str, serializer: type) -> OpenApiResponse:
@@ -41,9 +41,10 @@ def _answer(name: str, serializer: type) -> OpenApiResponse:
     )
 
 
-class DepthAPIView(InlineStylesCSP, APIView):
+class DepthAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
     """Validates the query (400 naming the parameter), answers ``available: false`` without buckets,
-    and makes the ETag from the newest committed fold (plus the minute, as windows end now)."""
+    and makes the ETag and the response cache's version from the newest committed fold (plus the
+    minute, as windows end now)."""
 
     throttle_classes = [ApiRateThrottle]
     query_class: type = SummaryQuerySerializer
@@ -59,8 +60,8 @@ class DepthAPIView(InlineStylesCSP, APIView):
         return q.validated_data
 
     def version(self) -> str:
-        mark = self.store.mark()
-        return f"{mark.seq if mark else 0}-{int(time.time()) // 60}"
+        """What the answer is made of: the newest committed fold and the minute (windows end now)."""
+        return f"{self.reader.committed()}-{int(time.time()) // 60}"
 
     def answer(self, request: Request, compute: Any) -> HttpResponseBase:
         if not self.reader.available():
@@ -68,14 +69,16 @@ class DepthAPIView(InlineStylesCSP, APIView):
             patch_cache_control(response, no_cache=True)
             return response
         fmt = getattr(request.accepted_renderer, "format", "any")
-        etag = f'W/"{self.version()}-{fmt}"'
-        cached = get_conditional_response(request, etag=etag)
-        if cached is None:
-            cached = Response(compute())
-        cached.headers["ETag"] = etag
-        patch_cache_control(cached, public=True, max_age=max(1, min(60, 60 - int(time.time()) % 60)))
-        patch_vary_headers(cached, ["Accept"])
-        return cached
+        version = self.version()  # before compute(): an answer is never kept under a newer version than its data
+        etag = f'W/"{version}-{fmt}"'
+        response = get_conditional_response(request, etag=etag)
+        if response is None:
+            # The version holds the minute already.
+            response = self.cached_answer(request, version, None, lambda: Response(compute()))
+        response.headers["ETag"] = etag
+        cache_control_to_next_minute(response)
+        patch_vary_headers(response, ["Accept"])
+        return response
 
 
 def _filters(p: dict[str, Any]) -> depth.Filters:

@@ -125,7 +125,7 @@ class PanicBandView(SeriesAPIView):
     def get(self, request: Request) -> HttpResponseBase:
         if (response := self.not_modified(request)) is not None:
             return response
-        return Response(band_answer(self.store, self.newest))
+        return self.cached(request, lambda: Response(band_answer(self.store, self.newest)))
 
 
 __all__ = ["PanicBandView", "band_answer"]

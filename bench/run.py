@@ -131,6 +131,7 @@ def backends_section(backends: dict, note: str = "") -> list[str]:
     return [
         f"{BACKENDS_HEADING} ({backends.get('records', 0):,} minute records, {days:g} day{'s' if days != 1 else ''}, shaped like the keyless "
         f"source's; gunicorn with 2 workers, wrk 2 threads × 32 connections, {backends.get('seconds')} s each, "
+        f"median of {backends.get('rounds', 1)} alternating round{'s' if backends.get('rounds', 1) != 1 else ''}, "
         "throttling and the response cache off)",
         "",
         *([note, ""] if note else []),
@@ -142,7 +143,8 @@ def backends_section(backends: dict, note: str = "") -> list[str]:
         "runs it. Response cache off with `LIQUIDATION_RESPONSE_CACHE=0` (checked: no answer carries "
         "`X-Liqsite-Cache`, and both sites give the same records). Append = one new record through the store's "
         "`append` in process (durable when it returns: the file's fsync, the database's commit), alternating "
-        "backends.",
+        "backends. The PostgreSQL server shares the machine's cores with gunicorn and wrk; load average (1, 5, 15 min) "
+        f"before and after: {' and '.join(backends.get('load_average', ['?']))}.",
         "",
         HTTP_HEADER,
         *http_rows(backends.get("results", {})),

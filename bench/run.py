@@ -143,7 +143,8 @@ def backends_section(backends: dict, note: str = "") -> list[str]:
         "runs it. Response cache off with `LIQUIDATION_RESPONSE_CACHE=0` (checked: no answer carries "
         "`X-Liqsite-Cache`, and both sites give the same records). Append = one new record through the store's "
         "`append` in process (durable when it returns: the file's fsync, the database's commit), alternating "
-        "backends. The PostgreSQL server shares the machine's cores with gunicorn and wrk; load average (1, 5, 15 min) "
+        "backends. CPU ms/request = CPU time of the site's gunicorn processes plus the PostgreSQL server's during "
+        "the wrk run, over its requests (what a busy neighbour changes least). The PostgreSQL server shares the machine's cores with gunicorn and wrk; load average (1, 5, 15 min) "
         f"before and after: {' and '.join(backends.get('load_average', ['?']))}.",
         "",
         HTTP_HEADER,

@@ -15,7 +15,9 @@ per-minute response cache off with ``LIQUIDATION_RESPONSE_CACHE=0``) and wrk (2 
 20 s each as in ``http_bench.py``; --quick 2 s) on ``/api/liquidation-1h/latest`` and on 24 h of history
 (``?limit=1440``), in 3 rounds (--quick 1) alternating the backends, so a busy neighbour on a shared
 machine weighs on both; each backend's median round is reported. The JSONL site runs as a one-machine
-site does (no ``DATABASE_URL``). Before the load,
+site does (no ``DATABASE_URL``). Beside req/s, CPU milliseconds per request: the CPU time gunicorn's
+processes and PostgreSQL's (postmaster and backends) used during the wrk run, over its requests; a
+neighbour's load slows req/s far more than it changes this. Before the load,
 both sites must give the same records and no cached answer (no ``X-Liqsite-Cache`` header).
 
 Last, one collection's write: the time to append one new record through each store's ``append`` (the same
@@ -77,6 +79,57 @@ def durable_pg() -> Iterator[PgServer]:
             capture_output=True,
         )
         yield server
+
+
+# -- CPU time of a process tree (robust to a busy neighbour, unlike req/s) ----------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used by ``root`` and all its descendants, living or reaped (a parent's cutime and
+    cstime hold its reaped children's): gunicorn's master and workers, PostgreSQL's postmaster and backends."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            f = _stat(pid)
+        except OSError:
+            continue
+        # utime, stime (fields 14, 15), plus cutime, cstime (16, 17) of the root only: a living child's
+        # reaped children are counted in it, and the walk reaches every living descendant itself.
+        total += int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if pid == root else 0)
+        todo.extend(children.get(pid, []))
+    return total / TICK
+
+
+def gunicorn_master(base: str) -> int:
+    """The pid of the gunicorn master serving ``base`` (its workers are its children)."""
+    bind = base.removeprefix("http://")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int(_stat(int(entry.name))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if b"gunicorn" in b" ".join(args) and bind.encode() in args:
+                found.append((int(entry.name), parent))
+    pids = {pid for pid, _ in found}
+    return next(pid for pid, parent in found if parent not in pids)
 
 
 def get(base: str, path: str) -> tuple[dict, dict[str, str]]:
@@ -144,13 +197,19 @@ def append_costs(data: Path, records: list[dict]) -> dict[str, dict]:
 # -- the report (bench/run.py builds its section from these) ------------------------------------------
 
 HTTP_HEADER = (
-    "| request | JSONL 2xx req/s | JSONL p99 ms | PostgreSQL 2xx req/s | PostgreSQL p99 ms | PostgreSQL / JSONL |\n"
-    "|---|---|---|---|---|---|"
+    "| request | JSONL 2xx req/s | JSONL p99 ms | JSONL CPU ms/request | PostgreSQL 2xx req/s | PostgreSQL p99 ms "
+    "| PostgreSQL CPU ms/request (gunicorn + PostgreSQL) | PostgreSQL / JSONL req/s | JSONL / PostgreSQL CPU |\n"
+    "|---|---|---|---|---|---|---|---|---|"
 )
 APPEND_HEADER = (
     "| one collection's append | JSONL median ms | JSONL p95 ms | PostgreSQL median ms | PostgreSQL p95 ms "
     "| PostgreSQL / JSONL (time) |\n|---|---|---|---|---|---|"
 )
+
+
+def cpu_ms(run: dict) -> float:
+    """CPU milliseconds per request: the site's gunicorn processes and the PostgreSQL server's."""
+    return run.get("web_cpu_ms", 0) + run.get("db_cpu_ms", 0)
 
 
 def http_rows(results: dict) -> list[str]:
@@ -160,9 +219,12 @@ def http_rows(results: dict) -> list[str]:
         if not (j and p):
             continue
         ratio = p["rps_2xx"] / j["rps_2xx"] if j["rps_2xx"] else 0
+        j_cpu, p_cpu = cpu_ms(j), cpu_ms(p)
+        cpu_ratio = f"{j_cpu / p_cpu:.2f}×" if j_cpu and p_cpu else "—"
+        p_split = f"{p_cpu:.2f} ({p['web_cpu_ms']:.2f} + {p['db_cpu_ms']:.2f})" if p_cpu else "—"
         rows.append(
-            f"| {name} | {j['rps_2xx']:,.0f} | {j['p99_ms']:.2f} | {p['rps_2xx']:,.0f} | {p['p99_ms']:.2f} "
-            f"| {ratio:.2f}× |"
+            f"| {name} | {j['rps_2xx']:,.0f} | {j['p99_ms']:.2f} | {j_cpu:.2f} | {p['rps_2xx']:,.0f} | {p['p99_ms']:.2f} "
+            f"| {p_split} | {ratio:.2f}× | {cpu_ratio} |"
         )
     return rows
 
@@ -186,10 +248,16 @@ def verdict_lines(results: dict, appends: dict) -> list[str]:
             results["JSONL"][name].get("rounds", []), results["PostgreSQL"][name].get("rounds", []), strict=True
         )
         each = [f"{pg / js:.2f}×" for js, pg in pairs if js]
+        j_cpu, p_cpu = cpu_ms(results["JSONL"][name]), cpu_ms(results["PostgreSQL"][name])
         lines.append(
             f"- {name.split(' (')[0].removeprefix('GET ')}: PostgreSQL {p:,.0f} req/s, JSONL {j:,.0f} req/s: "
             f"{ratio:.2f}× (target ≥ {TARGET}×, response cache off): {'met' if ratio >= TARGET else 'MISSED'}"
             + (f"; round by round {', '.join(each)}" if len(each) > 1 else "")
+            + (
+                f"; CPU per request {p_cpu:.2f} ms against {j_cpu:.2f} ms ({j_cpu / p_cpu:.2f}×)"
+                if j_cpu and p_cpu
+                else ""
+            )
         )
     for backend in BACKENDS:
         for name in ENDPOINTS:
@@ -207,7 +275,13 @@ def verdict_lines(results: dict, appends: dict) -> list[str]:
 def median_run(runs: list[dict]) -> dict:
     """The run with the median 2xx req/s (the lower middle one of an even count), with every run's req/s."""
     ordered = sorted(runs, key=lambda r: r["rps_2xx"])
-    return {**ordered[(len(ordered) - 1) // 2], "rounds": [r["rps_2xx"] for r in runs]}
+    return {
+        **ordered[(len(ordered) - 1) // 2],
+        "rounds": [r["rps_2xx"] for r in runs],
+        # CPU per request: the median of the rounds, each figure on its own
+        "web_cpu_ms": statistics.median(r["web_cpu_ms"] for r in runs),
+        "db_cpu_ms": statistics.median(r["db_cpu_ms"] for r in runs),
+    }
 
 
 def load_average() -> str:
@@ -273,13 +347,20 @@ def main() -> None:
             bases = {"JSONL": jsonl_base, "PostgreSQL": pg_base}
             checked = same_answers(bases)
             print(f"both sites answer the same {checked['history_count']:,} records of 24 h; no cached answers")
+            masters = {b: gunicorn_master(base) for b, base in bases.items()}
+            postmaster = int((pg.directory / "data" / "postmaster.pid").read_text().split()[0])
             runs: dict[str, dict[str, list[dict]]] = {b: {n: [] for n in ENDPOINTS} for b in BACKENDS}
             for round_ in range(1, rounds + 1):
                 for name, path in ENDPOINTS.items():
                     for backend in BACKENDS:  # one site under load at a time; the other idles
-                        runs[backend][name].append(r := wrk(bases[backend] + path, seconds))
+                        web, db = tree_cpu(masters[backend]), tree_cpu(postmaster)
+                        r = wrk(bases[backend] + path, seconds)
+                        r["web_cpu_ms"] = (tree_cpu(masters[backend]) - web) * 1000 / max(1, r["requests"])
+                        r["db_cpu_ms"] = (tree_cpu(postmaster) - db) * 1000 / max(1, r["requests"])
+                        runs[backend][name].append(r)
                         print(
-                            f"round {round_}, {backend}, {name}: {r['rps_2xx']:,.0f} req/s, p99 {r['p99_ms']:.2f} ms",
+                            f"round {round_}, {backend}, {name}: {r['rps_2xx']:,.0f} req/s, p99 {r['p99_ms']:.2f} ms, "
+                            f"CPU per request {r['web_cpu_ms']:.2f} ms gunicorn + {r['db_cpu_ms']:.2f} ms PostgreSQL",
                             flush=True,
                         )
         results = {b: {n: median_run(runs[b][n]) for n in ENDPOINTS} for b in BACKENDS}

@@ -1,13 +1,19 @@
 """The per-minute response cache: rendered answers of the costly read-only API views (history, stats,
-panic-band, summary, bars, tape), kept in Django's default cache. With ``REDIS_URL`` that is Redis, so
-one worker's answer serves every worker and node; without it, each process's memory.
+panic-band, summary, bars, tape).
 
-Views consult it from their handler, after DRF's ``initial()`` has run the throttle (a cached answer
-costs a client what a computed one does) and after the conditional GET (a client holding the current
-ETag still gets its 304). Only 200 answers in a cacheable format (``FORMATS``: JSON, never the browsable
-HTML) of at most ``MAX_BYTES`` are kept: the body as rendered, its content type and the headers that
-belong to the answer (``KEPT_HEADERS``). Every answer the cache was asked for says ``X-Liqsite-Cache:
-hit`` or ``miss``.
+Where: with ``REDIS_URL``, in Django's default cache, Redis, so one worker's answer serves every worker
+and node; each process also keeps copies of the entries it used last (``LocalCopies``, in front: a key
+names its content, so a copy is never stale, and a repeated request costs no round trip and no transfer
+of the body). Without Redis, in those per-process copies only, bounded in bytes, and not in the local
+memory cache, which holds the throttle's counts: answers must never crowd a client's count out of it.
+
+Views look an answer up right after DRF's ``initial()`` has negotiated the format and run the throttle
+(a cached answer costs a client what a computed one does), and before validating the query or reading
+any data: the entry is a 200 to this very query. A client holding the entry's ETag gets a 304. Only
+200 answers in a cacheable format (``FORMATS``: JSON, never the browsable HTML) of at most
+``MAX_BYTES`` are kept: the body as rendered, its content type and the headers that belong to the
+answer (``KEPT_HEADERS``). Every answer the cache was asked for says ``X-Liqsite-Cache: hit`` or
+``miss``.
 
 The key (``make_key``) is a hash of:
 
@@ -15,22 +21,28 @@ The key (``make_key``) is a hash of:
   ``?a=1&b=2`` and ``?b=2&a=1`` share an entry;
 - the media type DRF accepted (``application/json``, or ``application/json; indent=4``, which changes
   the body) and the active language;
-- the data version: a token of everything the answer was computed from that changes on every append
+- the data version: a token of everything the answer is made of that changes on every write
   (``store.version()`` for the records; the committed fold's seq, and the day's event file size for the
-  tape, for the depth views), so an append is never answered from before it;
+  tape, for the depth views), read before the data, so an answer is never kept under a newer version
+  than its data and an append is never answered from before it;
 - the Unix minute, for answers that move with the clock (a window ending now, an age): such an entry
-  is never served after its minute. Within it the answer is the one computed first (e.g. a stats
-  ``end`` of that second), as a 304 would say too: the ETags of these views change once a minute.
+  is never served after its minute. Within it the answer is the one computed first (a stats ``end`` of
+  that second; a window whose ``start_time`` reaches the 31-day cap during the minute), as a 304 would
+  say too: the ETags of these views change once a minute.
 
 Entries live ``TTL`` seconds; an entry whose version or minute has moved on is never asked for again
-and expires. A cache that fails (Redis unreachable) is logged and the answer computed: the cache is
-never the reason for an error. Django-free: the cache is any object with Django's ``get``/``set``.
+and expires. A shared cache that fails (Redis unreachable) is logged and the answer computed: the
+response cache is never the reason for an error. Django-free: the shared cache is any object with
+Django's ``get``/``set``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,6 +77,50 @@ class Entry:
     headers: tuple[tuple[str, str], ...]
 
 
+class LocalCopies:
+    """This process's copies of the entries it read or kept last, at most ``max_entries`` holding
+    ``max_bytes`` of bodies in all, each for ``TTL`` seconds at most; least recently used go first.
+    Thread-safe."""
+
+    def __init__(self, max_entries: int = 64, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._data: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Entry | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None:
+                return None
+            if found[0] < time.monotonic():
+                self._drop(key)
+                return None
+            self._data.move_to_end(key)
+            return found[1]
+
+    def put(self, key: str, entry: Entry) -> None:
+        with self._lock:
+            if key in self._data:
+                self._drop(key)
+            self._data[key] = (time.monotonic() + TTL, entry)
+            self._bytes += len(entry.body)
+            while self._data and (len(self._data) > self.max_entries or self._bytes > self.max_bytes):
+                self._drop(next(iter(self._data)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+    def _drop(self, key: str) -> None:
+        self._bytes -= len(self._data.pop(key)[1].body)
+
+
+#: This process's answers: 16 MB at most (24 h of legacy records is about 270 KB of JSON).
+LOCAL = LocalCopies()
+
+
 def normalized_query(query_string: str) -> str:
     """``query_string`` with its parameters decoded, sorted and encoded again: equal queries, one text."""
     return urlencode(sorted(parse_qsl(query_string, keep_blank_values=True)))
@@ -87,27 +143,44 @@ def make_key(
     return PREFIX + digest
 
 
-def lookup(cache: Cache, key: str) -> Entry | None:
-    """The entry under ``key``, or None (absent, unreadable, or the cache failed: logged)."""
+def lookup(key: str, local: LocalCopies, shared: Cache | None = None) -> Entry | None:
+    """The entry under ``key``: this process's copy, else the shared cache's (then copied), else None
+    (absent, unreadable, or the shared cache failed: logged)."""
+    if (entry := local.get(key)) is not None or shared is None:
+        return entry
     try:
-        value = cache.get(key)
+        value = shared.get(key)
     except Exception as e:  # a cache outage must not fail the request: the answer is computed instead
         logger.warning("response cache unavailable (%s: %s): answering without it", e.__class__.__name__, e)
         return None
     if not (isinstance(value, tuple) and len(value) == 3 and isinstance(value[0], bytes)):
         return None
     body, content_type, headers = value
-    return Entry(body, str(content_type), tuple((str(k), str(v)) for k, v in headers))
+    entry = Entry(body, str(content_type), tuple((str(k), str(v)) for k, v in headers))
+    local.put(key, entry)
+    return entry
 
 
-def store(cache: Cache, key: str, status: int, body: bytes, content_type: str, headers: Mapping[str, str]) -> bool:
-    """Keep a rendered answer under ``key`` when it may be kept (a 200 of at most MAX_BYTES); whether it was."""
+def store(
+    key: str,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: Mapping[str, str],
+    local: LocalCopies,
+    shared: Cache | None = None,
+) -> bool:
+    """Keep a rendered answer under ``key`` when it may be kept (a 200 of at most MAX_BYTES), here and in
+    the shared cache; whether it was kept."""
     if status != 200 or len(body) > MAX_BYTES:
         return False
-    kept = tuple((name, headers[name]) for name in KEPT_HEADERS if name in headers)
-    try:
-        cache.set(key, (bytes(body), content_type, kept), TTL)
-    except Exception as e:
-        logger.warning("response cache unavailable (%s: %s): answer not kept", e.__class__.__name__, e)
-        return False
+    entry = Entry(bytes(body), content_type, tuple((name, headers[name]) for name in KEPT_HEADERS if name in headers))
+    local.put(key, entry)
+    if shared is not None:
+        try:
+            shared.set(key, (entry.body, entry.content_type, entry.headers), TTL)
+        except Exception as e:
+            logger.warning(
+                "response cache unavailable (%s: %s): answer kept in this process only", e.__class__.__name__, e
+            )
     return True

@@ -27,9 +27,10 @@ def _clock_and_empty_cache(settings):
     settings.LIQUIDATION_API_RATE = None
     settings.LIQUIDATION_RESPONSE_CACHE = True
     cache.clear()
+    respcache.LOCAL.clear()
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-    cache.clear()
+    respcache.LOCAL.clear()
 
 
 @pytest.fixture
@@ -93,29 +94,68 @@ def test_the_minute_after_is_another_key():
     assert respcache.make_key(*args, minute=MINUTE) != respcache.make_key(*args, minute=MINUTE + 1)
 
 
-# -- what is kept ------------------------------------------------------------------------------------
+# -- what is kept, and where ----------------------------------------------------------------------------
 
 
-def test_a_200_is_kept_with_its_body_type_and_the_headers_of_the_answer_only():
+@pytest.fixture
+def shared():
+    """A cache object with Django's interface standing in for Redis (tests/test_redis_cache.py has the real one)."""
+    cache.clear()
+    return cache
+
+
+def test_a_200_is_kept_with_its_body_type_and_the_headers_of_the_answer_only(shared):
     headers = {"ETag": 'W/"1"', "Last-Modified": "x", "X-Liqsite-Revision": "r", "Vary": "Accept", "Allow": "GET"}
-    assert respcache.store(cache, "k", 200, b'{"a":1}', "application/json", headers)
-    entry = respcache.lookup(cache, "k")
-    assert entry == respcache.Entry(
+    local = respcache.LocalCopies()
+    assert respcache.store("k", 200, b'{"a":1}', "application/json", headers, local, shared)
+    expected = respcache.Entry(
         b'{"a":1}', "application/json", (("ETag", 'W/"1"'), ("Last-Modified", "x"), ("X-Liqsite-Revision", "r"))
     )
+    assert respcache.lookup("k", local) == expected
+    assert respcache.lookup("k", respcache.LocalCopies(), shared) == expected  # another process, from the shared cache
+
+
+def test_an_entry_read_from_the_shared_cache_is_copied_for_the_next_request(shared):
+    respcache.store("k", 200, b"{}", "application/json", {}, respcache.LocalCopies(), shared)
+    here = respcache.LocalCopies()
+    assert respcache.lookup("k", here, shared) is not None
+    shared.clear()
+    assert respcache.lookup("k", here, shared) is not None
 
 
 @pytest.mark.parametrize(
     ("status", "size"), [(400, 10), (404, 10), (429, 10), (500, 10), (200, respcache.MAX_BYTES + 1)]
 )
-def test_errors_and_oversized_bodies_are_never_kept(status, size):
-    assert not respcache.store(cache, "k", status, b"x" * size, "application/json", {})
-    assert respcache.lookup(cache, "k") is None
+def test_errors_and_oversized_bodies_are_never_kept(shared, status, size):
+    local = respcache.LocalCopies()
+    assert not respcache.store("k", status, b"x" * size, "application/json", {}, local, shared)
+    assert respcache.lookup("k", local, shared) is None
 
 
-def test_a_value_of_another_shape_under_the_key_is_a_miss():
-    cache.set("k", {"not": "an entry"})
-    assert respcache.lookup(cache, "k") is None
+def test_a_value_of_another_shape_under_the_key_is_a_miss(shared):
+    shared.set("k", {"not": "an entry"})
+    assert respcache.lookup("k", respcache.LocalCopies(), shared) is None
+
+
+def test_local_copies_are_bounded_in_entries_and_bytes_least_recently_used_first():
+    local = respcache.LocalCopies(max_entries=3, max_bytes=100)
+    entry = lambda size: respcache.Entry(b"x" * size, "application/json", ())  # noqa: E731
+    for key in "abc":
+        local.put(key, entry(10))
+    assert local.get("a") is not None  # now the most recently used
+    local.put("d", entry(10))
+    assert [k for k in "abcd" if local.get(k)] == ["a", "c", "d"]
+    local.put("e", entry(90))  # 120 bytes in all: the least recently used go until 100 hold
+    assert [k for k in "acde" if local.get(k)] == ["d", "e"]
+    local.put("f", entry(101))  # alone above the bound: not kept
+    assert local.get("f") is None
+
+
+def test_local_copies_expire(monkeypatch):
+    local = respcache.LocalCopies()
+    monkeypatch.setattr(respcache, "TTL", -1)
+    local.put("k", respcache.Entry(b"{}", "application/json", ()))
+    assert local.get("k") is None
 
 
 class BrokenCache:
@@ -128,11 +168,13 @@ class BrokenCache:
         raise ConnectionError("Error 111 connecting to 127.0.0.1:9. Connection refused.")
 
 
-def test_a_failing_cache_is_a_logged_miss_never_an_error(caplog):
+def test_a_failing_shared_cache_is_a_logged_miss_never_an_error(caplog):
+    local = respcache.LocalCopies()
     with caplog.at_level(logging.WARNING, logger="liquidation.respcache"):
-        assert respcache.lookup(BrokenCache(), "k") is None
-        assert not respcache.store(BrokenCache(), "k", 200, b"{}", "application/json", {})
+        assert respcache.lookup("k", local, BrokenCache()) is None
+        assert respcache.store("k", 200, b"{}", "application/json", {}, local, BrokenCache())  # this process has it
     assert len(caplog.records) == 2 and "ConnectionError" in caplog.text
+    assert respcache.lookup("k", local, BrokenCache()) is not None
 
 
 # -- the views ---------------------------------------------------------------------------------------
@@ -237,6 +279,13 @@ def test_stats_and_the_panic_band_are_cached_for_their_minute(client, seeded, cl
     assert (first[HEADER], second[HEADER]) == ("miss", "hit") and first.content == second.content
     clock.move_to(NOW + 30)
     assert client.get(BASE + path, params)[HEADER] == "miss"
+
+
+def test_without_redis_answers_stay_out_of_the_cache_that_holds_the_throttle_counts(client, seeded, settings):
+    settings.LIQUIDATION_API_RATE = "100/min"
+    assert [client.get(BASE + "history", {"limit": n})[HEADER] for n in (5, 5, 6)] == ["miss", "hit", "miss"]
+    keys = list(cache._cache)  # local memory: culled when full, so answers there could evict a client's count
+    assert len(keys) == 1 and "throttle" in keys[0]
 
 
 def test_latest_is_not_cached(client, seeded):

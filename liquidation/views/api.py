@@ -25,8 +25,8 @@ from ..serializers import (
     LatestResponseSerializer,
     StatsQuerySerializer,
     StatsResponseSerializer,
-    WindowQuerySerializer,
 )
+from ..series import parse_time
 from ..sharedfiles import read_json_object, read_last_run
 from ..store import FUTURE_SLACK
 from .base import (
@@ -43,6 +43,8 @@ from .base import (
 class HistoryView(SeriesAPIView):
     """The 1-hour liquidation series, oldest first."""
 
+    response_cache = True
+
     @extend_schema(
         summary="History of the 1h liquidation amount",
         description=(
@@ -54,12 +56,14 @@ class HistoryView(SeriesAPIView):
         responses={200: HistoryResponseSerializer, **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
+        if self.hit is not None:
+            return self.hit
         q = HistoryQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
         p = q.validated_data
         if (response := self.not_modified(request)) is not None:
             return response
-        return self.cached(request, lambda: self.answer(p))
+        return self.keep(self.answer(p))
 
     def answer(self, p: dict[str, Any]) -> Response:
         start, end = p.get("start_time"), p.get("end_time")
@@ -81,13 +85,17 @@ class HistoryView(SeriesAPIView):
         response.headers["X-Liqsite-Revision"] = self.store.revision()
         return response
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # A window reaching the current minute has gaps that grow while no record comes: its ETag
-        # then changes every minute, like the other clock-dependent answers'.
-        q = WindowQuerySerializer(data=request.query_params)
-        end = q.validated_data.get("end_time") if q.is_valid() else None
-        self.time_dependent = series.gaps_follow_clock(end, time.time())
-        super().initial(request, *args, **kwargs)
+    def follows_clock(self, request: Request) -> bool:
+        """A window reaching the current minute has gaps that grow while no record comes. Read from
+        ``end_time`` alone, before (and, on a cache hit, instead of) validating the whole query: an
+        invalid query is answered 400 by ``get`` whatever this says."""
+        now = time.time()
+        raw = request.query_params.get("end_time")
+        try:
+            end = None if raw is None else parse_time(raw, now)
+        except ValueError:
+            return True
+        return series.gaps_follow_clock(end, now)
 
 
 class LatestView(SeriesAPIView):
@@ -121,6 +129,7 @@ class LatestView(SeriesAPIView):
 
 class StatsView(SeriesAPIView):
     time_dependent = True
+    response_cache = True
 
     def request_cost(self, request: Request) -> int:
         q = StatsQuerySerializer(data=request.query_params)
@@ -136,19 +145,17 @@ class StatsView(SeriesAPIView):
         responses={200: StatsResponseSerializer, **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
+        if self.hit is not None:
+            return self.hit
         q = StatsQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
         if (response := self.not_modified(request)) is not None:
             return response
+        now = time.time()
         hours = q.validated_data["hours"]
-
-        def answer() -> Response:
-            now = time.time()
-            minute_end = int(now) // 60 * 60 + 59  # minute-aligned: one cached read serves the whole minute
-            records = self.store.range(minute_end - hours * 3600 - 119, minute_end)
-            return Response(series.stats(records, hours, now))
-
-        return self.cached(request, answer)
+        minute_end = int(now) // 60 * 60 + 59  # minute-aligned: one cached read serves the whole minute
+        records = self.store.range(minute_end - hours * 3600 - 119, minute_end)
+        return self.keep(Response(series.stats(records, hours, now)))
 
 
 class CollectorStatusView(InlineStylesCSP, APIView):

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from django.utils.http import http_date
+from django.utils.http import http_date, parse_http_date_safe
 from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
@@ -93,37 +95,71 @@ class InlineStylesCSP:
 
 
 class ResponseCacheMixin:
-    """``cached_answer`` for a view's handler: the answer from the per-minute response cache, or built
-    and kept once rendered. Handlers call it after the conditional GET; the throttle has run by then
-    (``initial()``), so a hit costs the client what a computed answer does."""
+    """The per-minute response cache (``liquidation/respcache.py``) for views with ``response_cache``.
 
-    def cached_answer(
-        self, request: Request, version: str, minute: int | None, build: Callable[[], HttpResponseBase]
-    ) -> HttpResponseBase:
+    ``look_up`` runs from ``initial()`` right after DRF's (content negotiation and the throttle: a hit
+    costs the client what a computed answer does) and before anything else is read: on a hit ``self.hit``
+    is the answer (the body, or a 304 when the client holds its ETag) and the handler returns it at once,
+    without validating the query again (the entry is a 200 to this very query, in this minute and data
+    version). Otherwise the handler computes, and ``keep`` has the answer stored once rendered.
+    """
+
+    response_cache = False
+    hit: HttpResponseBase | None = None
+    cache_key: str | None = None
+
+    def look_up(self, request: Request, version: str, minute: int | None) -> None:
         fmt = getattr(request.accepted_renderer, "format", None)
-        if not settings.LIQUIDATION_RESPONSE_CACHE or request.method != "GET" or fmt not in respcache.FORMATS:
-            return build()
+        if not (self.response_cache and settings.LIQUIDATION_RESPONSE_CACHE):
+            return
+        if request.method != "GET" or fmt not in respcache.FORMATS:
+            return
         query, media_type = request.META.get("QUERY_STRING", ""), str(request.accepted_media_type)
-        key = respcache.make_key(request.path, query, media_type, version, minute=minute, language=get_language() or "")
-        entry = respcache.lookup(cache, key)
-        if entry is not None:
+        language = get_language() or ""
+        self.cache_key = respcache.make_key(request.path, query, media_type, version, minute=minute, language=language)
+        entry = respcache.lookup(self.cache_key, respcache.LOCAL, shared_cache())
+        if entry is None:
+            return
+        headers = dict(entry.headers)
+        etag, last_modified = headers.get("ETag"), parse_http_date_safe(headers.get("Last-Modified", ""))
+        response = get_conditional_response(request, etag=etag, last_modified=last_modified) if etag else None
+        if response is None:
             response = HttpResponse(entry.body, content_type=entry.content_type)
-            for name, value in entry.headers:
-                response.headers[name] = value
             response.headers[respcache.HEADER] = "hit"
+        for name, value in entry.headers:
+            response.headers[name] = value
+        cache_control_to_next_minute(response)
+        patch_vary_headers(response, ["Accept"])
+        self.hit = response
+
+    def keep(self, response: HttpResponseBase) -> HttpResponseBase:
+        """``response``, to be kept under this request's key once rendered (a 200 of a cacheable request)."""
+        key = self.cache_key
+        if key is None or not isinstance(response, SimpleTemplateResponse) or response.status_code != 200:
             return response
-        response = build()
-        if isinstance(response, SimpleTemplateResponse) and response.status_code == 200:
-            response.headers[respcache.HEADER] = "miss"
+        response.headers[respcache.HEADER] = "miss"
 
-            def keep(rendered: SimpleTemplateResponse) -> None:
-                # Once rendered, after finalize_response added ETag and Cache-Control; store() keeps 200s only.
-                respcache.store(
-                    cache, key, rendered.status_code, rendered.content, rendered["Content-Type"], rendered.headers
-                )
+        def store(rendered: SimpleTemplateResponse) -> None:
+            # Once rendered, after finalize_response added ETag and Cache-Control; store() keeps 200s only.
+            status, body, content_type = rendered.status_code, rendered.content, rendered["Content-Type"]
+            respcache.store(key, status, body, content_type, rendered.headers, respcache.LOCAL, shared_cache())
 
-            response.add_post_render_callback(keep)
+        response.add_post_render_callback(store)
         return response
+
+
+def shared_cache() -> Any:
+    """Django's default cache when it is shared (Redis); None when it is this process's memory, which
+    keeps the throttle's counts and no answers."""
+    default = caches["default"]
+    return None if isinstance(default, LocMemCache) else default
+
+
+@receiver(setting_changed)
+def _forget_answers(**kwargs: Any) -> None:
+    """Settings changed (tests point the store, the data files or the cache elsewhere): the answers kept in
+    this process belong to the old configuration."""
+    respcache.LOCAL.clear()
 
 
 def cache_control_to_next_minute(response: HttpResponseBase) -> None:
@@ -145,29 +181,33 @@ class SeriesAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
             return 1
         return max(1, math.ceil(window_span(q.validated_data, time.time()) / DAY))
 
+    def follows_clock(self, request: Request) -> bool:
+        """Whether the answer changes with the clock (ages, "stale", windows ending now): its ETag and
+        cache key then change every minute even when no record arrives, or a dead collector would be
+        hidden behind 304s forever."""
+        return self.time_dependent
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.store = get_store()
         # Read before anything the answer is made of (the newest record included), so an answer is never
         # kept in the response cache under a newer version than its data.
-        self.data_version = version = self.store.version()  # changes on every write, whatever holds the records
-        self.newest = self.store.latest()
+        version = self.store.version()  # changes on every write, whatever holds the records
+        clock = int(time.time()) // 60 if self.follows_clock(request) else None
         self.etag: str | None = None
         self.last_modified: int | None = None
+        self.look_up(request, version, clock)
+        if self.hit is not None:
+            self.etag, self.last_modified = (
+                self.hit.get("ETag"),
+                parse_http_date_safe(self.hit.get("Last-Modified", "")),
+            )
+            return
+        self.newest = self.store.latest()
         if self.newest is not None:
             fmt = getattr(request.accepted_renderer, "format", "any")
-            # Answers that depend on the clock (ages, "stale", windows ending now) change every
-            # minute even when no record arrives: otherwise a dead collector would be hidden
-            # behind 304s forever.
-            clock = f"-{int(time.time()) // 60}" if self.time_dependent else ""
-            self.etag = f'W/"{self.newest["timestamp"]}-{version}-{fmt}{clock}"'
+            self.etag = f'W/"{self.newest["timestamp"]}-{version}-{fmt}{"" if clock is None else f"-{clock}"}"'
             self.last_modified = self.newest["timestamp"]
-
-    def cached(self, request: Request, build: Callable[[], HttpResponseBase]) -> HttpResponseBase:
-        """``build()``'s answer through the response cache, keyed on the store's version (and the minute
-        when the answer follows the clock, as the ETag does)."""
-        minute = int(time.time()) // 60 if self.time_dependent else None
-        return self.cached_answer(request, self.data_version, minute, build)
 
     def not_modified(self, request: Request) -> HttpResponseBase | None:
         """A 304 when the client's copy is current, else None."""
@@ -181,7 +221,8 @@ class SeriesAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         if response.status_code in (200, 304) and getattr(self, "etag", None):
             response.headers["ETag"] = self.etag
-            response.headers["Last-Modified"] = http_date(self.last_modified)
+            if self.last_modified is not None:
+                response.headers["Last-Modified"] = http_date(self.last_modified)
             # The series changes once a minute, at the start of the minute.
             cache_control_to_next_minute(response)
         else:

@@ -48,11 +48,16 @@ class DepthAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
 
     throttle_classes = [ApiRateThrottle]
     query_class: type = SummaryQuerySerializer
+    response_cache = True
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.store = get_buckets()
         self.reader = reader_for(self.store)
+        # Read before anything the answer is made of: an answer is never kept under a newer version than its data.
+        self.data_version = self.version()
+        if self.reader.available():
+            self.look_up(request, self.data_version, None)  # the version holds the minute already
 
     def query(self, request: Request) -> dict[str, Any]:
         q = self.query_class(data=request.query_params)
@@ -69,12 +74,10 @@ class DepthAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
             patch_cache_control(response, no_cache=True)
             return response
         fmt = getattr(request.accepted_renderer, "format", "any")
-        version = self.version()  # before compute(): an answer is never kept under a newer version than its data
-        etag = f'W/"{version}-{fmt}"'
+        etag = f'W/"{self.data_version}-{fmt}"'
         response = get_conditional_response(request, etag=etag)
         if response is None:
-            # The version holds the minute already.
-            response = self.cached_answer(request, version, None, lambda: Response(compute()))
+            response = self.keep(Response(compute()))
         response.headers["ETag"] = etag
         cache_control_to_next_minute(response)
         patch_vary_headers(response, ["Accept"])
@@ -99,6 +102,8 @@ class SummaryView(DepthAPIView):
         responses={200: _answer("SummaryAnswer", SummaryResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
+        if self.hit is not None:
+            return self.hit
         p = self.query(request)
         return self.answer(request, lambda: depth.summary(self.reader, p["window"], time.time(), _filters(p)))
 
@@ -123,6 +128,8 @@ class BarsView(DepthAPIView):
         responses={200: _answer("BarsAnswer", BarsResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
+        if self.hit is not None:
+            return self.hit
         p = self.query(request)
         return self.answer(
             request,
@@ -150,6 +157,8 @@ class TapeView(DepthAPIView):
         responses={200: _answer("TapeAnswer", TapeResponseSerializer), **ERRORS},
     )
     def get(self, request: Request) -> HttpResponseBase:
+        if self.hit is not None:
+            return self.hit
         p = self.query(request)
 
         def compute() -> dict[str, Any]:

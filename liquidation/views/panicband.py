@@ -106,6 +106,7 @@ class PanicBandView(SeriesAPIView):
     """The panic index's band against its own trailing 30 days."""
 
     time_dependent = True
+    response_cache = True
 
     def request_cost(self, request: Request) -> int:
         """1: the 30-day read is done at most once per 10-minute slot and shared by every client."""
@@ -123,9 +124,11 @@ class PanicBandView(SeriesAPIView):
         responses={200: PanicBandResponseSerializer, **{k: v for k, v in ERRORS.items() if k != 400}},
     )
     def get(self, request: Request) -> HttpResponseBase:
+        if self.hit is not None:
+            return self.hit
         if (response := self.not_modified(request)) is not None:
             return response
-        return self.cached(request, lambda: Response(band_answer(self.store, self.newest)))
+        return self.keep(Response(band_answer(self.store, self.newest)))
 
 
 __all__ = ["PanicBandView", "band_answer"]

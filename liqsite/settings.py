@@ -22,6 +22,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from liqsite.caches import caches, redis_password
 from liqsite.env import Env, secret_key_from_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -357,9 +358,15 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0, minimum=0, maximum=10),
 }
 
-# Throttle counts live here: per process. With several workers each counts on its own
-# (N workers allow N x the rate) unless this points at a shared cache such as Redis.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "liqsite"}}
+# -- the cache: throttle counts and the per-minute response cache -------------------------------------
+# Without REDIS_URL the counts live in each process's memory (N gunicorn workers allow a client N x the
+# rate) and each worker keeps its own answers; with it both are in Redis, shared by every worker and node
+# (Django's built-in RedisCache; the URL checked at start-up, its password kept out of LOCATION:
+# liqsite/caches.py).
+_redis_url = env_str("REDIS_URL")
+CACHES = caches(_redis_url)
+if redis_password(_redis_url):
+    LOG_SECRETS.append(redis_password(_redis_url))  # the list the logging filter above was given
 #: Answers of the costly read-only API views kept for their minute (liquidation/respcache.py); 0 turns it off.
 LIQUIDATION_RESPONSE_CACHE = env_bool("LIQUIDATION_RESPONSE_CACHE", True)
 

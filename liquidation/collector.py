@@ -19,15 +19,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, hard_deadline, make_session, redact_text
 from .records import RecordError, beijing_datetime, build_record, minute_of
 from .recordstore import RecordStore
-from .sharedfiles import bump, read_json_object, write_json_atomic
+from .sharedfiles import bump
 from .sources import ConfigError, Source, SourceError
-from .store import DuplicateMinute, FileLock, FutureRecord, StoreError
+from .statestore import StateStore, as_state
+from .store import DuplicateMinute, FutureRecord, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def run_loop(
 
 
 def write_last_run(
-    path: str | os.PathLike[str],
+    where: StateStore | str | os.PathLike[str],
     outcome: str,
     *,
     source: str | None,
@@ -167,37 +167,35 @@ def write_last_run(
     error_class: str | None = None,
     now: float | None = None,
 ) -> None:
-    """Atomically replace ``path`` with ``{"time", "datetime", "outcome", "source", "detail" | "error",
-    "error_class", "last_success", "counts"}``.
+    """Replace the state ``last_run`` (a file path works too) with ``{"time", "datetime", "outcome", "source",
+    "detail" | "error", "error_class", "last_success", "counts"}``.
 
     ``detail``/``error`` are for operators (redacted URLs, still never shown publicly);
     ``error_class`` is the short URL-free word public answers show.
 
     ``outcome`` is ``ok``, ``duplicate``, ``error`` or ``unconfigured``. ``counts`` keeps running totals
     as ``{outcome: {source: n}}`` and ``last_success`` the time of the last good one (the metrics read them).
-    The read-modify-write holds a sidecar lock, since cron runs and a loop may finish together. A
-    failure to write is logged, never raised: it must not turn a good collection into a failed one.
+    The read-modify-write excludes other writers (cron runs, loops and other machines may finish together).
+    A failure to write is logged, never raised: it must not turn a good collection into a failed one.
     """
     ts = int(now if now is not None else time.time())
-    target = Path(path)
+
+    def change(previous: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "time": ts,
+            "datetime": beijing_datetime(ts),
+            "outcome": outcome,
+            "source": source,
+            "error" if outcome in ("error", "unconfigured") else "detail": redact_text(detail),
+            "error_class": error_class,
+            "last_success": ts if outcome in ("ok", "duplicate") else _int_or_none(previous.get("last_success")),
+            "counts": bump(previous.get("counts"), outcome, source or "none"),
+        }
+
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(target.with_name(target.name + ".lock"), 5.0):
-            previous = read_json_object(target)
-            counts = bump(previous.get("counts"), outcome, source or "none")
-            payload = {
-                "time": ts,
-                "datetime": beijing_datetime(ts),
-                "outcome": outcome,
-                "source": source,
-                "error" if outcome in ("error", "unconfigured") else "detail": redact_text(detail),
-                "error_class": error_class,
-                "last_success": ts if outcome in ("ok", "duplicate") else _int_or_none(previous.get("last_success")),
-                "counts": counts,
-            }
-            write_json_atomic(target, payload)
+        as_state(where, "last_run").update("last_run", change)
     except (OSError, StoreError) as e:
-        logger.warning("could not write %s: %s", target, e)
+        logger.warning("could not write the last run (%s): %s", where, e)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -14,6 +14,7 @@ from .exchanges import ExchangesSource
 from .http import HttpPolicy
 from .recordstore import RecordStore
 from .sources import Source, build_source
+from .statestore import FileStateStore, StateStore
 from .store import JsonlStore
 
 if TYPE_CHECKING:
@@ -81,7 +82,21 @@ def source_url() -> str:
 
 def exchanges_source() -> ExchangesSource:
     """The keyless source over the venues of LIQUIDATION_EXCHANGES, with the URL overrides of EXCHANGE_URLS."""
-    return ExchangesSource(settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, settings.EXCHANGE_URLS)
+    return ExchangesSource(
+        settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, settings.EXCHANGE_URLS, state=state_store()
+    )
+
+
+def state_store() -> StateStore:
+    """Where the collector's last run and the listener's status are shared: beside the data (JSON files at
+    LIQUIDATION_LAST_RUN_FILE and LIQUIDATION_EVENTS_DIR/status.json), or in PostgreSQL with the records."""
+    if settings.LIQUIDATION_STORE == "postgresql":
+        from .pgstore import PgStateStore
+
+        return PgStateStore()
+    return FileStateStore(
+        {"last_run": settings.LIQUIDATION_LAST_RUN_FILE, "streams": settings.LIQUIDATION_EVENTS_DIR / "status.json"}
+    )
 
 
 def alert_config() -> AlertConfig:
@@ -131,7 +146,7 @@ def pipeline(source: str | None = None, url: str | None = None) -> Minute:
         source=lambda: configured_source(source, url),
         store=get_store,
         policy=http_policy(),
-        last_run_file=settings.LIQUIDATION_LAST_RUN_FILE,
+        state=state_store(),
         alert_config=alert_config,
         events_dir=settings.LIQUIDATION_EVENTS_DIR,
         keep_days=settings.LIQUIDATION_KEEP_DAYS,

@@ -41,6 +41,7 @@ from .guards import MAX_ORDER_USD, Suspect, implausible_skips
 from .http import Deadline, HttpPolicy, public_error
 from .sharedfiles import read_json_object, read_stream_status, write_json_atomic
 from .sources import Reading, SourceError
+from .statestore import StateStore, as_state
 from .summary import Gathered, aggregate, summarize, sums_of
 from .venues.base import POLL_OVERLAP_MS
 
@@ -62,11 +63,14 @@ class ExchangesSource:
         *,
         clock: Callable[[], float] = time.time,
         pace: float | None = None,
+        state: StateStore | None = None,
     ) -> None:
         """``venues``: names from the registry (default all); ``urls``: ``EXCHANGE_<NAME>_<KIND>_URL``
         overrides (settings' ``EXCHANGE_URLS``) or ``<kind>`` → URL for every venue (tests);
-        ``pace``: seconds between a paged poll's calls (None: each venue's documented pace)."""
+        ``pace``: seconds between a paged poll's calls (None: each venue's documented pace); ``state``:
+        where the listener's status is (default: ``status.json`` in ``events_dir``)."""
         self.events_dir = Path(events_dir)
+        self.streams_state = state or as_state(self.events_dir / "status.json", "streams")
         self.clock = clock
         self.venues = registry.build(venues, urls=urls, state_dir=self.events_dir, clock=clock, pace=pace)
         self.state_path = self.events_dir / "pollers.json"
@@ -102,7 +106,7 @@ class ExchangesSource:
                 g.missing[venue.name] = public_error(e)
                 logger.warning("exchanges: %s liquidations missing this minute: %s", venue.name, e)
 
-        streams = read_stream_status(self.events_dir / "status.json")
+        streams = read_stream_status(self.streams_state)
         listened = streams["venues"]
         fresh = now - streams["updated"] <= STATUS_MAX_AGE
         streamed = [v.name for v in self.venues if v.streamed]

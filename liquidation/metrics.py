@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from .bucketstore import BucketStore
 from .recordstore import RecordStore
 from .sharedfiles import counted, read_json_object, read_last_run
+from .statestore import StateStore
 
 
 def _num(value: Any) -> float | None:
@@ -38,20 +39,19 @@ class LiqsiteCollector(Collector):
     def __init__(
         self,
         store: RecordStore,
-        last_run_file: Path,
-        status_file: Path,
+        state: StateStore,
         alert_state_file: Path | None = None,
         *,
         source_url: str | None = None,
         buckets: BucketStore | None = None,
     ) -> None:
-        self.store, self.last_run_file, self.status_file = store, last_run_file, status_file
+        self.store, self.state = store, state
         self.buckets = buckets
         self.alert_state_file = alert_state_file
         self.source_url = source_url  # already redacted; given only when /metrics is behind its token
 
     def collect(self) -> Iterator[Any]:
-        last_run = read_last_run(self.last_run_file)
+        last_run = read_last_run(self.state)
         runs = CounterMetricFamily(
             "liqsite_collections", "Collections by outcome and source", labels=["outcome", "source"]
         )
@@ -85,7 +85,7 @@ class LiqsiteCollector(Collector):
         records.add_metric([], float(self.store.count()))
         yield records
 
-        status = read_json_object(self.status_file)
+        status = self.state.read("streams")
         venues = _dict(status.get("venues"))
         updated = _num(status.get("updated")) or 0.0
         fresh = time.time() - updated <= 30

@@ -24,3 +24,17 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.timestamp}"
+
+
+class State(models.Model):
+    """Small shared state by name (the collector's last run, the listener's status): a JSON object as text."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.TextField(help_text="A JSON object")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "liquidation_state"
+
+    def __str__(self) -> str:
+        return f"state {self.name}"

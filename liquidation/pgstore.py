@@ -11,13 +11,14 @@ not matter. Each record is stored as its exact JSON line, parsed with the same `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Max, Min
 
-from .models import Record
+from .models import Record, State
 from .records import minute_of, parse_line, to_line
 from .store import DuplicateMinute, StoreError
 
@@ -149,3 +150,45 @@ class PgRecordStore:
     def revision(self) -> str:
         """Changes when records already served may have changed: a prune (the oldest minute moves)."""
         return f"pg-{self._rows().aggregate(first=Min('minute'))['first']}"
+
+
+class PgStateStore:
+    """``statestore.StateStore`` in the ``liquidation_state`` table (one row per name)."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def __repr__(self) -> str:
+        return f"PgStateStore(using={self.using!r})"
+
+    def read(self, name: str) -> dict[str, Any]:
+        try:
+            text = State.objects.using(self.using).filter(name=name).values_list("value", flat=True).first()
+        except DatabaseError as e:
+            raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def write(self, name: str, value: dict[str, Any]) -> None:
+        try:
+            State.objects.using(self.using).update_or_create(name=name, defaults={"value": json.dumps(value)})
+        except DatabaseError as e:
+            raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e
+
+    def update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        try:
+            with transaction.atomic(using=self.using):
+                rows = State.objects.using(self.using)
+                rows.bulk_create([State(name=name, value="{}")], ignore_conflicts=True)
+                row = rows.select_for_update().get(name=name)  # other writers wait here
+                try:
+                    current = json.loads(row.value)
+                except ValueError:
+                    current = {}
+                row.value = json.dumps(change(current if isinstance(current, dict) else {}))
+                row.save(update_fields=["value", "updated_at"])
+        except DatabaseError as e:
+            raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e

@@ -26,6 +26,7 @@ from .http import HttpPolicy, redact_text
 from .maintenance import prune
 from .recordstore import RecordStore
 from .sources import ConfigError, Source
+from .statestore import StateStore
 from .store import StoreError
 
 logger = logging.getLogger("liquidation.collector")
@@ -51,7 +52,7 @@ class Minute:
     source: Callable[[], Source]  # raises ConfigError when no source is configured
     store: Callable[[], RecordStore]
     policy: HttpPolicy
-    last_run_file: Path
+    state: StateStore  # where last_run goes (shared with the web nodes)
     alert_config: Callable[[], Any]
     events_dir: Path
     keep_days: int = 0
@@ -91,9 +92,7 @@ class Minute:
         record = result.record if result.outcome == "appended" else None
         logger.info("%s: %s", log_line(result.outcome, source_name, result.duration, record), result.summary())
         appended = result.outcome == "appended"
-        write_last_run(
-            self.last_run_file, "ok" if appended else "duplicate", source=source_name, detail=result.summary()
-        )
+        write_last_run(self.state, "ok" if appended else "duplicate", source=source_name, detail=result.summary())
         self.alerts(KINDS if appended else ("no_data",))
         return Outcome("appended" if appended else "duplicate", record=record)
 
@@ -110,7 +109,7 @@ class Minute:
     ) -> Outcome:
         logger.error("%s", log_line(outcome, source, time.monotonic() - started, error=message), exc_info=exc_info)
         if not dry_run:
-            write_last_run(self.last_run_file, outcome, source=source, detail=message, error_class=error_class)
+            write_last_run(self.state, outcome, source=source, detail=message, error_class=error_class)
             self.alerts(("no_data",))
         return Outcome(outcome, message)
 

@@ -104,9 +104,10 @@ class StreamStatus(TypedDict):
     venues: dict[str, VenueStream]
 
 
-def read_stream_status(path: str | os.PathLike[str]) -> StreamStatus:
-    """The listener's ``status.json`` with every field of the right type (missing or malformed: empty)."""
-    raw = read_json_object(path)
+def read_stream_status(where: Any) -> StreamStatus:
+    """The listener's status (state ``streams``, or its ``status.json`` path) with every field of the right
+    type (missing or malformed: empty)."""
+    raw = _state(where, "streams")
     venues: dict[str, VenueStream] = {}
     for name, info in (raw.get("venues") or {}).items() if isinstance(raw.get("venues"), dict) else ():
         if not isinstance(info, dict):
@@ -140,9 +141,10 @@ class LastRun(TypedDict):
     counts: list[tuple[str, str, float]]
 
 
-def read_last_run(path: str | os.PathLike[str]) -> LastRun | None:
-    """``last_run.json`` with every field of the right type, or None when there is none."""
-    raw = read_json_object(path)
+def read_last_run(where: Any) -> LastRun | None:
+    """The collector's last run (state ``last_run``, or its ``last_run.json`` path) with every field of the
+    right type, or None when there is none."""
+    raw = _state(where, "last_run")
     if not raw:
         return None
 
@@ -163,3 +165,10 @@ def read_last_run(path: str | os.PathLike[str]) -> LastRun | None:
         last_success=whole("last_success"),
         counts=counted(raw.get("counts")),
     )
+
+
+def _state(where: Any, name: str) -> dict[str, Any]:
+    """``name`` from a state store, or the JSON object in the file ``where`` names."""
+    if isinstance(where, (str, os.PathLike)):
+        return read_json_object(where)
+    return where.read(name)

@@ -29,16 +29,16 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
 
 from . import venues as registry
+from .durable import StoreError
 from .events import MAX_AGE_MS
 from .eventstore import EventStore
 from .http import public_error, redact_text
-from .sharedfiles import write_json_atomic
+from .statestore import StateStore, as_state
 from .venues.base import ConnSpec, Venue
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Listener:
         self,
         store: EventStore,
         venues: list[Venue],
-        status_path: str | os.PathLike[str],
+        status: StateStore | str | os.PathLike[str],
         *,
         flush_interval: float = 0.25,
         status_interval: float = 2.0,
@@ -94,7 +94,7 @@ class Listener:
     ) -> None:
         self.store = store
         self.venues = venues
-        self.status_path = Path(status_path)
+        self.state = as_state(status, "streams")  # a state store, or the status.json path
         self.flush_interval = flush_interval
         self.status_interval = status_interval
         self.silence = silence
@@ -279,9 +279,9 @@ class Listener:
             "venues": {name: status.as_dict() for name, status in self.status.items()},
         }
         try:
-            write_json_atomic(self.status_path, body)
-        except OSError as e:
-            logger.warning("cannot write %s: %s", self.status_path, e)
+            self.state.write("streams", body)
+        except (OSError, StoreError) as e:
+            logger.warning("cannot write the listener status: %s", e)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

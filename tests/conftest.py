@@ -153,15 +153,15 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pg_alias(pg_url, django_db_blocker) -> str:
-    """The alias "pg": the throwaway server's database, migrated (pytest-django's test database stays
-    SQLite; these tests name their database)."""
+def pg_alias(pg_url, django_db_setup, django_db_blocker) -> str:
+    """The alias "pg": the throwaway server's database, migrated. Added after pytest-django has set up its
+    test database (SQLite), so that setup never sees this alias; these tests name their database."""
     import dj_database_url
     from django.conf import settings as django_settings
     from django.core.management import call_command
     from django.db import connections
 
-    config = dj_database_url.parse(pg_url)
+    config = dj_database_url.parse(pg_url)  # no persistent connection: nothing outlives a test
     connections.settings["pg"] = connections.configure_settings({**django_settings.DATABASES, "pg": config})["pg"]
     with django_db_blocker.unblock():
         call_command("migrate", "liquidation", database="pg", verbosity=0)
@@ -170,10 +170,15 @@ def pg_alias(pg_url, django_db_blocker) -> str:
 
 @pytest.fixture
 def pg_store(pg_alias, django_db_blocker):
-    """An empty PostgreSQL records store (database access allowed for the test's duration)."""
-    from liquidation.models import Record
+    """An empty PostgreSQL records store, its state table empty too (database access allowed for the
+    test's duration)."""
+    from django.db import connections
+
+    from liquidation.models import Record, State
     from liquidation.pgstore import PgRecordStore
 
     with django_db_blocker.unblock():
         Record.objects.using(pg_alias).all().delete()
+        State.objects.using(pg_alias).all().delete()
         yield PgRecordStore(using=pg_alias)
+        connections[pg_alias].close()  # or a later request's close_old_connections would touch it

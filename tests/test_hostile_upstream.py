@@ -102,12 +102,12 @@ def test_an_unforeseen_exception_is_still_recorded_logged_and_alerted(
 ):
     """A bug (here: the source raising something nobody planned for) is a failed collection, not a
     bare traceback: last_run.json, one log line (with the traceback, for the report), the alert step."""
-    from liquidation.management.commands import collect_liquidation as command
+    from liquidation import pipeline
 
     def broken(*args, **kwargs):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(command, "collect_once", broken)
+    monkeypatch.setattr(pipeline, "collect_once", broken)  # the pipeline the command runs
     liq_settings.LIQUIDATION_SOURCE_URL = upstream.route(PANIC, Reply(body=b"{}"))
     liq_settings.ALERT_WEBHOOK_URL = upstream.route("/hook", Reply(body=b"{}"))
     liq_settings.LIQUIDATION_ALERT_STATE_FILE = tmp_path / "alerts.json"

@@ -205,3 +205,57 @@ def test_two_collectors_in_the_same_minute_store_one_row_and_no_file(
     assert [code for code, _ in outcomes] == [0, 0], outcomes  # a duplicate minute is not a failure
     assert pg_store.count() == 1
     assert not (tmp_path / "data" / "liquidation_1h.jsonl").exists()  # nothing written to the files' store
+
+
+# -- shared state (the collector's last run, the listener's status) ---------------------------------------
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def state(request, tmp_path):
+    from liquidation.statestore import FileStateStore
+
+    if request.param == "files":
+        return FileStateStore({"last_run": tmp_path / "last_run.json", "streams": tmp_path / "events" / "status.json"})
+    request.getfixturevalue("pg_store")  # the database, emptied
+    from liquidation.pgstore import PgStateStore
+
+    return PgStateStore(using="pg")
+
+
+def test_state_reads_empty_then_what_was_written(state):
+    assert state.read("streams") == {}
+    state.write("streams", {"updated": 5, "venues": {"okx": {"connected": True}}})
+    assert state.read("streams") == {"updated": 5, "venues": {"okx": {"connected": True}}}
+    state.update("streams", lambda v: {**v, "updated": v["updated"] + 1})
+    assert state.read("streams")["updated"] == 6
+
+
+def test_the_last_run_is_written_and_read_through_the_state(state):
+    from liquidation.collector import write_last_run
+    from liquidation.sharedfiles import read_last_run
+
+    write_last_run(state, "ok", source="panic-api", detail="appended", now=1795629460)
+    write_last_run(state, "error", source="panic-api", detail="HTTP 500", error_class="http-status", now=1795629520)
+    run = read_last_run(state)
+    assert (run["outcome"], run["error_class"], run["last_success"]) == ("error", "http-status", 1795629460)
+    assert sorted(run["counts"]) == [("error", "panic-api", 1.0), ("ok", "panic-api", 1.0)]
+
+
+UPDATE = """
+import sys
+from liquidation.conf import state_store
+for _ in range(int(sys.argv[1])):
+    state_store().update("last_run", lambda v: {**v, "n": v.get("n", 0) + 1})
+"""
+
+
+def test_concurrent_updates_on_postgresql_lose_none(pg_store, pg_url, tmp_path):
+    from liquidation.pgstore import PgStateStore
+
+    env = subprocess_env(tmp_path, LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url)
+    children = [
+        subprocess.Popen([sys.executable, "-c", "import django; django.setup()\n" + UPDATE, "40"], cwd=PROJECT, env=env)
+        for _ in range(3)
+    ]
+    assert [child.wait(timeout=120) for child in children] == [0, 0, 0]
+    assert PgStateStore(using="pg").read("last_run")["n"] == 120  # the row lock serialises every update

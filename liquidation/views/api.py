@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import series
+from ..conf import state_store
 from ..projection import project
 from ..serializers import (
     DetailSerializer,
@@ -27,7 +28,7 @@ from ..serializers import (
     StatsResponseSerializer,
 )
 from ..series import parse_time
-from ..sharedfiles import read_json_object, read_last_run
+from ..sharedfiles import read_last_run
 from ..store import FUTURE_SLACK
 from .base import (
     ERRORS,
@@ -175,13 +176,12 @@ class CollectorStatusView(InlineStylesCSP, APIView):
         responses={200: OpenApiTypes.OBJECT, 429: ERRORS[429]},
     )
     def get(self, request: Request) -> Response:
+        state = state_store()
         return no_cache(
             Response(
                 {
-                    "last_run": public_last_run(read_last_run(settings.LIQUIDATION_LAST_RUN_FILE)),
-                    "streams": public_streams(
-                        read_json_object(settings.LIQUIDATION_EVENTS_DIR / "status.json") or None
-                    ),
+                    "last_run": public_last_run(read_last_run(state)),
+                    "streams": public_streams(state.read("streams") or None),
                 }
             )
         )

@@ -14,7 +14,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ..conf import get_buckets, get_store, source_url
+from ..conf import get_buckets, get_store, source_url, state_store
 from ..http import redact_url
 from ..metrics import LiqsiteCollector
 from ..sharedfiles import read_last_run
@@ -38,8 +38,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     registry.register(
         LiqsiteCollector(
             get_store(),
-            settings.LIQUIDATION_LAST_RUN_FILE,
-            settings.LIQUIDATION_EVENTS_DIR / "status.json",
+            state_store(),
             settings.LIQUIDATION_ALERT_STATE_FILE,
             source_url=redact_url(url) if token and url else None,
             buckets=get_buckets(),
@@ -78,7 +77,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             body.update(status="stale", reason=f"newest record is {age} s old (more than {stale_after} s)")
         else:
             body["status"] = "ok"
-    body["last_run"] = public_last_run(read_last_run(settings.LIQUIDATION_LAST_RUN_FILE))
+    body["last_run"] = public_last_run(read_last_run(state_store()))
     response = JsonResponse(body, status=200 if body["status"] == "ok" else 503)
     patch_cache_control(response, no_store=True)
     return response

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from liquidation import venues as registry
-from liquidation.conf import configured_source, http_policy
+from liquidation.conf import configured_source, http_policy, state_store
 from liquidation.eventstore import EventStore
 from liquidation.logfiles import command_logging
 from liquidation.sources import ConfigError
@@ -72,7 +72,7 @@ class Command(BaseCommand):
             listener = Listener(
                 EventStore(folder),
                 build_venues(names),
-                folder / "status.json",
+                state_store(),
                 silence=settings.LIQUIDATION_STREAM_SILENCE_SECONDS,
                 max_age=settings.LIQUIDATION_STREAM_MAX_AGE_SECONDS,
             )

@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # full: 1 day to 5 years of data, 20 s wrk runs (~10 minutes)
     .venv/bin/python bench/run.py --quick    # small sizes, short runs: CI runs this so the scripts never rot
     .venv/bin/python bench/run.py --only depth   # run one benchmark and replace its section only
+    .venv/bin/python bench/run.py --only http
     .venv/bin/python bench/run.py --only transfer
     .venv/bin/python bench/run.py --only backends  # JSONL beside PostgreSQL
 
@@ -120,6 +121,34 @@ def transfer_section(transfer: dict, note: str = "") -> list[str]:
     ]
 
 
+HTTP_HEADING = "## HTTP: gunicorn, 2 workers"
+
+
+def http_section(http: dict, note: str = "") -> list[str]:
+    """The table of bench/http_bench.py."""
+    from bench.http_bench import TABLE_HEADER, table_rows
+
+    rounds = http.get("rounds", 1)
+    return [
+        f"{HTTP_HEADING}, wrk 2 threads × 32 connections, {http.get('seconds')} s each, median of {rounds} "
+        f"alternating round{'s' if rounds != 1 else ''}, {http.get('data')} data file, throttling off",
+        "",
+        *([note, ""] if note else []),
+        "24 h of history: `?start_time=…&limit=1440`, a window ending now (its answer is cached per minute). "
+        "Response cache off = `LIQUIDATION_RESPONSE_CACHE=0`, every answer computed; warm = the minute's answer "
+        "served from the cache (checked: `X-Liqsite-Cache: hit`), per worker without Redis, or from Redis "
+        "(`REDIS_URL`, a redis-server on loopback) through each worker's copies. CPU ms/request = CPU time of "
+        "the site's processes (gunicorn's; and redis-server's for the Redis row) during the wrk run, over its "
+        "requests: the figure a busy neighbour changes least.",
+        "",
+        TABLE_HEADER,
+        *table_rows(http.get("results", {})),
+        "",
+        *http.get("targets", []),
+        "",
+    ]
+
+
 BACKENDS_HEADING = "## Records backends: JSONL beside PostgreSQL"
 
 
@@ -182,6 +211,7 @@ def _revision() -> str:
 
 #: --only NAME: (script, heading of its section, the section's builder).
 ONLY = {
+    "http": ("http_bench.py", HTTP_HEADING, http_section),
     "depth": ("depth_bench.py", DEPTH_HEADING, depth_section),
     "transfer": ("transfer_bench.py", TRANSFER_HEADING, transfer_section),
     "backends": ("store_backends_bench.py", BACKENDS_HEADING, backends_section),
@@ -245,18 +275,7 @@ def main() -> None:
         "",
         *store.get("targets", []),
         "",
-        f"## HTTP: gunicorn, 2 workers, wrk 2 threads × 32 connections, {http.get('seconds')} s each, "
-        f"{http.get('data')} data file, throttling off",
-        "",
-        "| endpoint | 2xx req/s | p99 ms | non-2xx |",
-        "|---|---|---|---|",
-        *(
-            f"| {name} | {r['rps_2xx']:,.0f} | {r['p99_ms']:.2f} | {r['non_2xx']} |"
-            for name, r in http.get("results", {}).items()
-        ),
-        "",
-        *http.get("targets", []),
-        "",
+        *http_section(http),
         *attack_section(attack),
         "## Collector: one `collect_liquidation` process against a local upstream (`/usr/bin/time -v`)",
         "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,6 +50,34 @@ def gunicorn(data: Path, *, workers: int = 2, **env_extra: str) -> Iterator[str]
                 except OSError:
                     time.sleep(0.1)
             yield base
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+@contextmanager
+def redis_server() -> Iterator[tuple[str, int] | None]:
+    """A throwaway redis-server on 127.0.0.1 (nothing persisted, in a temporary directory), stopped on
+    exit: its URL and pid, or None when redis-server is not installed."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        yield None
+        return
+    import redis
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [executable, "--bind", "127.0.0.1", "--port", str(port), "--dir", tmp, "--save", ""]
+        server = subprocess.Popen([*command, "--appendonly", "no", "--logfile", str(Path(tmp) / "redis.log")])
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            for _ in range(100):
+                try:
+                    redis.Redis.from_url(url, socket_timeout=1).ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            yield url, server.pid
         finally:
             server.terminate()
             server.wait(10)

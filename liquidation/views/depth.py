@@ -5,6 +5,7 @@ each answers 200 with ``"available": false`` and a sentence saying why, so a pag
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -65,8 +66,14 @@ class DepthAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
         return q.validated_data
 
     def version(self) -> str:
-        """What the answer is made of: the newest committed fold and the minute (windows end now)."""
-        return f"{self.reader.committed()}-{int(time.time()) // 60}"
+        """What the answer is made of: which bucket store (its fold log's identity: a store rebuilt from
+        scratch counts its folds from 1 again), its newest committed fold, and the minute (windows end now)."""
+        try:
+            st = os.stat(self.reader.store.folds_path)
+            identity = f"{st.st_dev:x}.{st.st_ino:x}"
+        except FileNotFoundError:
+            identity = "none"
+        return f"{identity}-{self.reader.committed()}-{int(time.time()) // 60}"
 
     def answer(self, request: Request, compute: Any) -> HttpResponseBase:
         if not self.reader.available():

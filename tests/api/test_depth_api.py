@@ -133,3 +133,19 @@ def test_a_long_bars_request_costs_one_unit_per_day(client, folded, settings):
     assert week.status_code == 200
     codes = [get(client, "summary").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]  # the week of bars used 7 of the 10
+
+
+def test_a_bucket_store_rebuilt_from_scratch_is_a_new_version_for_the_cache_and_the_etag(client, folded, liq_settings):
+    """A rebuilt store counts its folds from 1 again: the same seq in the same minute must still not
+    serve the old store's cached answer or match its ETag."""
+    import shutil
+
+    first = get(client, "summary", window="4h")
+    folder = liq_settings.LIQUIDATION_EVENTS_DIR
+    shutil.rmtree(folder)
+    events = EventStore(folder, load_keys=False)
+    events.append([{**folded[0], "usd": 999_999.0}])
+    BucketStore(folder / "buckets").fold(events, {"binance": NOW - 9000, "okx": NOW - 9000}, NOW)
+    second = get(client, "summary", window="4h")
+    assert second.json()["count"] == 1 and first.json()["count"] > 1  # not the old store's answer
+    assert second.headers["ETag"] != first.headers["ETag"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from django.db import DatabaseError, transaction
@@ -23,6 +24,15 @@ from .records import minute_of, parse_line, to_line
 from .store import DuplicateMinute, StoreError
 
 BATCH = 2000
+#: Parsed records kept per process, by their exact line: a stored line never changes, so it always parses to
+#: the same record (parsing was 24 of the 33 ms a 24 h history read took). Callers must not modify them,
+#: as with the JSONL store's cache. 5,000 covers three days of minutes in a few tens of MB.
+PARSED = 5000
+
+
+@lru_cache(maxsize=PARSED)
+def _parsed(line: str) -> dict[str, Any]:
+    return parse_line(line.encode())
 
 
 class PgRecordStore:
@@ -103,7 +113,7 @@ class PgRecordStore:
     # -- reading -----------------------------------------------------------------------------------
 
     def _parse(self, lines: Iterable[str]) -> list[dict[str, Any]]:
-        return [parse_line(line.encode()) for line in lines]
+        return [_parsed(line) for line in lines]
 
     def latest(self) -> dict[str, Any] | None:
         found = self.range(None, None, 1)

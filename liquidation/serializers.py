@@ -190,6 +190,16 @@ class RecordSerializer(serializers.Serializer):
     )
 
 
+class HistoryRecordSerializer(RecordSerializer):
+    """A record in a history answer: every field of Record, or only those ``fields`` asked for (the
+    timestamp always)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = name == "timestamp"
+
+
 class HistoryResponseSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     start = serializers.IntegerField(allow_null=True, help_text="Requested start_time, Unix seconds")
@@ -205,7 +215,7 @@ class HistoryResponseSerializer(serializers.Serializer):
             "it has a record, are never gaps. When limit cut a 1m answer short, from its first record."
         ),
     )
-    results = RecordSerializer(many=True, help_text="Oldest first")
+    results = HistoryRecordSerializer(many=True, help_text="Oldest first")
 
 
 class LatestResponseSerializer(RecordSerializer):

@@ -104,7 +104,7 @@ def test_switching_range_changes_the_series(make_page, site, day_with_gap):
     page.wait_for_timeout(200)
     three = page.evaluate(CHART_POINTS, "liq-chart")["points"]
     assert three < day
-    assert 170 <= three <= 181
+    assert 168 <= three <= 181  # 3 h of minutes less the 10-minute hole (a minute boundary may pass meanwhile)
     page.reload()
     wait_ready(page)
     assert page.get_attribute(".range[data-range='3h']", "aria-pressed") == "true"  # remembered
@@ -365,7 +365,7 @@ def test_a_quick_second_range_click_wins(make_page, site, day_with_gap):
     wait_ready(page)
     page.wait_for_timeout(500)
     points = page.evaluate(CHART_POINTS, "liq-chart")["points"]
-    assert 170 <= points <= 181  # the 3 h series, not the 1 h one that answered first or last
+    assert 168 <= points <= 181  # the 3 h series, not the 1 h one that answered first or last
     assert page.get_attribute(".range[data-range='3h']", "aria-pressed") == "true"
 
 

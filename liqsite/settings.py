@@ -358,15 +358,11 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0, minimum=0, maximum=10),
 }
 
-# -- the cache: throttle counts and the per-minute response cache -------------------------------------
-# Without REDIS_URL the counts live in each process's memory (N gunicorn workers allow a client N x the
-# rate) and each worker keeps its own answers; with it both are in Redis, shared by every worker and node
-# (Django's built-in RedisCache; the URL checked at start-up, its password kept out of LOCATION:
-# liqsite/caches.py).
+# -- the cache: throttle counts (per process, or in Redis for every worker and node) and, with Redis, the
+# response cache; the URL checked at start-up, its password kept out of LOCATION and logs (liqsite/caches.py)
 _redis_url = env_str("REDIS_URL")
 CACHES = caches(_redis_url)
-if redis_password(_redis_url):
-    LOG_SECRETS.append(redis_password(_redis_url))  # the list the logging filter above was given
+LOG_SECRETS.extend(filter(None, [redis_password(_redis_url)]))  # the list the logging filter above was given
 #: Answers of the costly read-only API views kept for their minute (liquidation/respcache.py); 0 turns it off.
 LIQUIDATION_RESPONSE_CACHE = env_bool("LIQUIDATION_RESPONSE_CACHE", True)
 

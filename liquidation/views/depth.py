@@ -66,11 +66,12 @@ class DepthAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
         return q.validated_data
 
     def version(self) -> str:
-        """What the answer is made of: which bucket store (its fold log's identity: a store rebuilt from
-        scratch counts its folds from 1 again), its newest committed fold, and the minute (windows end now)."""
+        """What the answer is made of: which bucket store and when its fold log last changed (a store
+        rebuilt from scratch counts its folds from 1 again, and may even get the old file's inode back), its
+        newest committed fold, and the minute (windows end now)."""
         try:
             st = os.stat(self.reader.store.folds_path)
-            identity = f"{st.st_dev:x}.{st.st_ino:x}"
+            identity = f"{st.st_ino:x}.{st.st_mtime_ns:x}"
         except FileNotFoundError:
             identity = "none"
         return f"{identity}-{self.reader.committed()}-{int(time.time()) // 60}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +57,12 @@ def gunicorn(data: Path, *, workers: int = 2, **env_extra: str) -> Iterator[str]
             server.wait(10)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the benchmark dies, even killed (no finally runs then), so no
+    redis-server outlives it (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 @contextmanager
 def redis_server() -> Iterator[tuple[str, int] | None]:
     """A throwaway redis-server on 127.0.0.1 (nothing persisted, in a temporary directory), stopped on
@@ -68,7 +76,9 @@ def redis_server() -> Iterator[tuple[str, int] | None]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         command = [executable, "--bind", "127.0.0.1", "--port", str(port), "--dir", tmp, "--save", ""]
-        server = subprocess.Popen([*command, "--appendonly", "no", "--logfile", str(Path(tmp) / "redis.log")])
+        server = subprocess.Popen(
+            [*command, "--appendonly", "no", "--logfile", str(Path(tmp) / "redis.log")], preexec_fn=_die_with_parent
+        )
         url = f"redis://127.0.0.1:{port}/0"
         try:
             for _ in range(100):

@@ -18,11 +18,11 @@ import shlex
 import sys
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from liqsite.caches import caches, redis_password
+from liqsite.databases import databases
 from liqsite.env import Env, secret_key_from_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -117,24 +117,7 @@ TEMPLATES = [
 LIQUIDATION_STORE = env_str("LIQUIDATION_STORE", "jsonl").lower()
 if LIQUIDATION_STORE not in ("jsonl", "postgresql"):
     raise ImproperlyConfigured(f"LIQUIDATION_STORE={LIQUIDATION_STORE!r}: expected jsonl or postgresql")
-_database_url = env_str("DATABASE_URL")
-if _database_url:
-    try:
-        _database = dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
-    except (ValueError, KeyError) as e:
-        raise ImproperlyConfigured(f"DATABASE_URL: not a database URL ({e}); e.g. postgres://user:pass@host/db") from e
-    if _database["ENGINE"] != "django.db.backends.postgresql":
-        raise ImproperlyConfigured("DATABASE_URL: only postgres:// (or postgresql://) URLs are supported")
-    DATABASES = {"default": _database}
-elif LIQUIDATION_STORE == "postgresql":
-    raise ImproperlyConfigured("LIQUIDATION_STORE=postgresql needs DATABASE_URL (postgres://user:pass@host/db)")
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_path("LIQSITE_DB_FILE", DATA_DIR / "db.sqlite3"),
-        }
-    }
+DATABASES = databases(env_str("DATABASE_URL"), LIQUIDATION_STORE, env_path("LIQSITE_DB_FILE", DATA_DIR / "db.sqlite3"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "zh-hans"

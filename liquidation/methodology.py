@@ -18,14 +18,13 @@ import re
 from datetime import datetime
 from typing import Any
 
-from . import events, guards, panicband, records
+from . import events, guards, records
 from . import venues as registry
 from .exchanges import STATUS_MAX_AGE
 from .formatting import format_usd
-from .summary import DAY_MS, HOUR_MS, WAN, YI, Gathered, summarize
+from .methodology_formulas import EN, ZH, band, panic_example
+from .summary import DAY_MS, HOUR_MS, WAN, YI
 from .venues.base import ASSUMED, DOCUMENTED, OBSERVED, POLL_OVERLAP_MS, THIRD_PARTY, Fact, Venue
-
-EN, ZH = "en", "zh-hans"
 
 #: Table headings and short labels. The prose is in templates/liquidation/methodology_{zh,en}.html.
 LABELS: dict[str, dict[str, str]] = {
@@ -309,53 +308,6 @@ def unit_rows(lang: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     )
 
 
-#: The worked example of the panic index: one made-up venue's trailing sums and open interest, in USD.
-EXAMPLE_SUMS = {
-    "hour_1": 50e6,
-    "hour_24": 400e6,
-    "hour_1_long": 30e6,
-    "hour_1_short": 20e6,
-    "hour_24_long": 250e6,
-    "hour_24_short": 150e6,
-}
-EXAMPLE_OI_USD = 100e9
-
-
-def panic_example() -> dict[str, Any]:
-    """The record ``summary.summarize`` makes from ``EXAMPLE_SUMS`` and ``EXAMPLE_OI_USD``: the page shows
-    the code's own answer, so a change of formula shows on the page (and fails its test)."""
-    now = 1_800_000_000.0
-    gathered = Gathered(
-        now=now, liquidation_venues=["example"], live={"example": int(now) - 86400}, oi_usd={"example": EXAMPLE_OI_USD}
-    )
-    values, _ = summarize({"example": EXAMPLE_SUMS}, gathered)
-    return {
-        "hour_1_usd": f"{EXAMPLE_SUMS['hour_1']:,.0f}",
-        "hour_24_usd": f"{EXAMPLE_SUMS['hour_24']:,.0f}",
-        "oi_usd": f"{EXAMPLE_OI_USD:,.0f}",
-        "hour_1_amount": values["hour_1_amount"],
-        "hour_24_amount": values["hour_24_amount"],
-        "total_position": values["total_position"],
-        "panic_index": values["panic_index"],
-        "panic_percent": f"{values['panic_index'] * 100:g}",
-    }
-
-
-def band_rows(lang: str) -> list[dict[str, str]]:
-    """The bands ``panicband.band_name`` gives, with their percentile ranges."""
-    calm, panic = f"{panicband.CALM_BELOW:g}", f"{panicband.PANIC_FROM:g}"
-    names = {
-        EN: {"calm": "calm", "elevated": "elevated", "panic": "panic"},
-        ZH: {"calm": "平静", "elevated": "升温", "panic": "恐慌"},
-    }[lang]
-    ranges = (
-        ("calm", f"p < {calm}"),
-        ("elevated", f"{calm} ≤ p < {panic}"),
-        ("panic", f"p ≥ {panic}"),
-    )
-    return [{"band": band, "name": names[band], "range": text} for band, text in ranges]
-
-
 def _join(items: list[str], lang: str) -> str:
     if lang == ZH:
         return "、".join(items)
@@ -409,15 +361,4 @@ def page(lang: str) -> dict[str, Any]:
         "yi": f"{YI:,.0f}",
         "example": panic_example(),
         "band": band(lang),
-    }
-
-
-def band(lang: str) -> dict[str, Any]:
-    """The percentile rule of ``panicband`` (window, thresholds, minimum history, bands)."""
-    return {
-        "window_days": panicband.WINDOW_DAYS,
-        "calm_below": f"{panicband.CALM_BELOW:g}",
-        "panic_from": f"{panicband.PANIC_FROM:g}",
-        "min_samples": panicband.MIN_SAMPLES,
-        "rows": band_rows(lang),
     }

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from liquidation import guards, methodology, panicband, records
+from liquidation import guards, methodology, methodology_formulas, panicband, records
 from liquidation import venues as registry
 from liquidation.summary import WAN, YI
 from liquidation.venues.base import THIRD_PARTY, Fact, OpenInterest, Venue
@@ -127,7 +127,7 @@ def test_units_formulas_and_bands_come_from_the_code(client, lang):
     assert "UTC+8" in text
     units = {attr(a, "data-field") for a, _ in rows(html, "unit-table")}
     assert {"timestamp", "datetime", "*_usd", *records.VALUE_FIELDS, *records.OPTIONAL_NUMBER_FIELDS} <= units
-    example = methodology.panic_example()
+    example = methodology_formulas.panic_example()
     assert f"{example['panic_index']}" in text
 
 
@@ -194,16 +194,16 @@ def test_the_prose_names_no_venue_so_only_the_registry_can():
 
 
 def test_the_panic_example_is_the_code_ratio_of_24h_liquidations_to_open_interest():
-    example = methodology.panic_example()
-    hour_24, oi = methodology.EXAMPLE_SUMS["hour_24"], methodology.EXAMPLE_OI_USD
+    example = methodology_formulas.panic_example()
+    hour_24, oi = methodology_formulas.EXAMPLE_SUMS["hour_24"], methodology_formulas.EXAMPLE_OI_USD
     assert example["panic_index"] == round(hour_24 / oi, 6)
-    assert example["hour_1_amount"] == methodology.EXAMPLE_SUMS["hour_1"] / WAN
+    assert example["hour_1_amount"] == methodology_formulas.EXAMPLE_SUMS["hour_1"] / WAN
     assert example["hour_24_amount"] == hour_24 / WAN
     assert example["total_position"] == oi / YI
 
 
 def test_the_bands_are_what_panicband_computes():
-    rows_ = {r["band"]: r for r in methodology.band_rows("en")}
+    rows_ = {r["band"]: r for r in methodology_formulas.band_rows("en")}
     assert panicband.band_name(panicband.CALM_BELOW - 0.1) == "calm"
     assert panicband.band_name(panicband.CALM_BELOW) == "elevated"
     assert panicband.band_name(panicband.PANIC_FROM - 0.1) == "elevated"

@@ -222,7 +222,7 @@ LIQUIDATION_ALERT_STATE_FILE = env_path("LIQUIDATION_ALERT_STATE_FILE", DATA_DIR
 
 # -- the exchanges (the keyless source and manage.py stream_liquidations) ---------------------------
 # Every EXCHANGE_<NAME>_<KIND>_URL in the environment overrides one venue's base URL (scheme and host;
-# the code adds the documented paths), e.g. EXCHANGE_BINANCE_WS_URL or EXCHANGE_GATE_REST_URL. Each venue
+# the code adds the documented paths), e.g. EXCHANGE_<VENUE>_WS_URL or EXCHANGE_<VENUE>_REST_URL. Each venue
 # module (liquidation/venues/) lists its kinds and defaults; tests and mirrors point them elsewhere.
 EXCHANGE_URLS = env_urls(re.compile(r"\AEXCHANGE_[A-Z0-9]+_[A-Z0-9]+_URL\Z"))
 #: Venues of the keyless `exchanges` source (default: every venue in the registry); stream_liquidations

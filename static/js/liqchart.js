@@ -49,7 +49,7 @@ export function withGaps(records, field, stepS, fromMs, toMs) {
 }
 
 /** Points with no neighbour on either side: a line cannot show them, so they are drawn as dots. */
-function lonePoints(data) {
+export function lonePoints(data) {
   return data.filter((p, i) => p[1] !== null && (i === 0 || data[i - 1][1] === null) && (i === data.length - 1 || data[i + 1][1] === null));
 }
 

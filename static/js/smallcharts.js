@@ -3,7 +3,7 @@
 
 import { timeAxis } from "./axis.js";
 import { formatPercent, formatTime, formatWan, formatYi } from "./format.js";
-import { withGaps } from "./liqchart.js";
+import { lonePoints, withGaps } from "./liqchart.js";
 import { toHtml } from "./liqtooltip.js";
 import { LANG, config, settings } from "./page.js";
 
@@ -92,8 +92,7 @@ export function panicOption(view, c, band) {
 }
 
 function lone(data, colour) {
-  const points = data.filter((p, i) => p[1] !== null && (i === 0 || data[i - 1][1] === null) && (i === data.length - 1 || data[i + 1][1] === null));
-  return { id: `lone-${colour}`, type: "scatter", data: points, symbolSize: 6, itemStyle: { color: colour }, silent: true, tooltip: { show: false } };
+  return { id: `lone-${colour}`, type: "scatter", data: lonePoints(data), symbolSize: 6, itemStyle: { color: colour }, silent: true, tooltip: { show: false } };
 }
 
 export function oiOption(view, c) {

@@ -224,12 +224,15 @@ _READERS: dict[str, BucketReader] = {}
 _READERS_LOCK = threading.Lock()
 
 
-def reader_for(store: BucketStore) -> BucketReader:
+def reader_for(store: Any) -> Any:
+    """This process's reader of ``store`` (a ``BucketStore`` or a database's ``PgBucketStore``)."""
     with _READERS_LOCK:
-        return _READERS.setdefault(str(store.folder), BucketReader(store))
+        if store.key not in _READERS:
+            _READERS[store.key] = store.new_reader()
+        return _READERS[store.key]
 
 
-def warm_in_background(store: BucketStore) -> threading.Thread:
+def warm_in_background(store: Any) -> threading.Thread:
     """Warm this process's reader of ``store`` in a daemon thread (a web worker at start: at a million
     events a day the first parse of the day's coin table takes seconds, which no visitor should wait for).
     A failure is logged, never raised: the first request then reads cold, as without warming."""
@@ -238,7 +241,7 @@ def warm_in_background(store: BucketStore) -> threading.Thread:
         try:
             reader_for(store).warm(time.time())
         except Exception:  # warming is an optimisation; the request path reports real errors
-            logger.exception("warming the bucket reader of %s failed; requests will read cold", store.folder)
+            logger.exception("warming the bucket reader of %s failed; requests will read cold", store.key)
 
     thread = threading.Thread(target=run, name="bucket-reader-warm", daemon=True)
     thread.start()

@@ -91,6 +91,26 @@ class BucketStore:
     def __init__(self, folder: str | os.PathLike[str], *, lock_timeout: float = 30.0) -> None:
         self.folder = Path(folder)
         self.lock_timeout = lock_timeout
+        self.key = str(self.folder)
+
+    def identity(self) -> str:
+        """Names this store's history in ETags: a store rebuilt from scratch counts its folds from 1 again,
+        and may even get the old fold log's inode back, so the log's inode and mtime are part of it."""
+        try:
+            st = os.stat(self.folds_path)
+        except FileNotFoundError:
+            return "none"
+        return f"{st.st_ino:x}.{st.st_mtime_ns:x}"
+
+    def new_reader(self) -> Any:
+        """A cached reader of this store (``bucketread.BucketReader``); use ``bucketread.reader_for``."""
+        from .bucketread import BucketReader  # bucketread imports this module
+
+        return BucketReader(self)
+
+    def rebuild(self, events: EventStore, since: date | None = None, progress: Callable[[str], Any] = print) -> str:
+        """``rebuild`` (below) of this store."""
+        return rebuild(self, events, since, progress)
 
     # -- files ------------------------------------------------------------------------------------
 

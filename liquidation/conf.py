@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -24,21 +24,36 @@ if TYPE_CHECKING:
 def get_store() -> RecordStore:
     """The records store ``LIQUIDATION_STORE`` names: the JSONL file ``LIQUIDATION_DATA_FILE`` (default) or
     PostgreSQL (the database of DATABASE_URL). Read on every call, so tests can override the settings."""
-    if settings.LIQUIDATION_STORE == "postgresql":
+    if _postgresql():
         from .pgstore import PgRecordStore  # imports the ORM models: only when asked for
 
         return PgRecordStore()
     return JsonlStore(settings.LIQUIDATION_DATA_FILE)
 
 
-def get_buckets() -> BucketStore:
-    """The keyless source's minute buckets (beside its events in LIQUIDATION_EVENTS_DIR)."""
+def _postgresql() -> bool:
+    return settings.LIQUIDATION_STORE == "postgresql"
+
+
+def get_buckets() -> Any:
+    """The keyless source's minute buckets: beside its events in LIQUIDATION_EVENTS_DIR (a ``BucketStore``),
+    or in PostgreSQL (a ``pgbuckets.PgBucketStore``) with ``LIQUIDATION_STORE=postgresql``."""
+    if _postgresql():
+        from .pgbuckets import PgBucketStore
+
+        return PgBucketStore(state_store())
     return BucketStore(settings.LIQUIDATION_EVENTS_DIR / "buckets")
 
 
-def get_events() -> EventStore:
-    """The keyless source's event store, for reading (no keys loaded)."""
-    return EventStore(settings.LIQUIDATION_EVENTS_DIR, load_keys=False)
+def get_events(*, writing: bool = False) -> Any:
+    """The keyless source's event store: the day files of LIQUIDATION_EVENTS_DIR (an ``EventStore``; for
+    ``writing``, with the last 25 h of keys loaded to drop duplicates) or PostgreSQL (a
+    ``pgevents.PgEventStore``: the database drops them)."""
+    if _postgresql():
+        from .pgevents import PgEventStore
+
+        return PgEventStore()
+    return EventStore(settings.LIQUIDATION_EVENTS_DIR, load_keys=writing)
 
 
 def fear_greed_available() -> bool:
@@ -81,21 +96,28 @@ def source_url() -> str:
 
 
 def exchanges_source() -> ExchangesSource:
-    """The keyless source over the venues of LIQUIDATION_EXCHANGES, with the URL overrides of EXCHANGE_URLS."""
+    """The keyless source over the venues of LIQUIDATION_EXCHANGES, with the URL overrides of EXCHANGE_URLS;
+    its events, buckets and state in the store LIQUIDATION_STORE names."""
     return ExchangesSource(
-        settings.LIQUIDATION_EVENTS_DIR, settings.LIQUIDATION_EXCHANGES, settings.EXCHANGE_URLS, state=state_store()
+        settings.LIQUIDATION_EVENTS_DIR,
+        settings.LIQUIDATION_EXCHANGES,
+        settings.EXCHANGE_URLS,
+        state=state_store(),
+        events=get_events(writing=True) if _postgresql() else None,
+        buckets=get_buckets(),
     )
 
 
 def state_store() -> StateStore:
     """Where the collector's last run and the listener's status are shared: beside the data (JSON files at
     LIQUIDATION_LAST_RUN_FILE and LIQUIDATION_EVENTS_DIR/status.json), or in PostgreSQL with the records."""
-    if settings.LIQUIDATION_STORE == "postgresql":
+    if _postgresql():
         from .pgstore import PgStateStore
 
         return PgStateStore()
     return FileStateStore(
-        {"last_run": settings.LIQUIDATION_LAST_RUN_FILE, "streams": settings.LIQUIDATION_EVENTS_DIR / "status.json"}
+        {"last_run": settings.LIQUIDATION_LAST_RUN_FILE, "streams": settings.LIQUIDATION_EVENTS_DIR / "status.json"},
+        folder=settings.LIQUIDATION_EVENTS_DIR,
     )
 
 
@@ -148,7 +170,7 @@ def pipeline(source: str | None = None, url: str | None = None) -> Minute:
         policy=http_policy(),
         state=state_store(),
         alert_config=alert_config,
-        events_dir=settings.LIQUIDATION_EVENTS_DIR,
+        events=get_events,
         keep_days=settings.LIQUIDATION_KEEP_DAYS,
         fear_greed_url=settings.FEAR_GREED_URL,
         fear_greed_file=settings.FEAR_GREED_FILE,

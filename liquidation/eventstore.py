@@ -83,6 +83,27 @@ class EventStore:
             raise
         return written
 
+    def drop_days_before(self, day: date) -> list[str]:
+        """Delete the day files before ``day`` (whole past days: nothing appends to them any more); return
+        their days. Lock sidecars stay, as every lock file does (deleting one under a waiting writer would
+        split the lock)."""
+        dropped = []
+        for old in self.days():
+            if old < day:
+                self.path_for(old).unlink(missing_ok=True)
+                dropped.append(old.isoformat())
+        return dropped
+
+    def version(self, now_ms: int) -> str:
+        """Changes whenever an event is stored now (the tape's ETag): the size of today's file."""
+        return str(self.size(day_of(now_ms)))
+
+    def tape(self, reader: Any, **query: Any) -> dict[str, Any]:
+        """``tape.tape`` over this store (the database's event store answers the same call)."""
+        from .tape import tape  # tape imports this module
+
+        return tape(self, reader, **query)
+
     def read(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
         """Events with ``start_ms <= ts_ms <= end_ms``, day by day (in file order within a day).
 

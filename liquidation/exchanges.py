@@ -39,15 +39,16 @@ from .events import MAX_FUTURE_MS
 from .eventstore import EventStore
 from .guards import MAX_ORDER_USD, Suspect, implausible_skips
 from .http import Deadline, HttpPolicy, public_error
-from .sharedfiles import read_json_object, read_stream_status, write_json_atomic
+from .sharedfiles import read_stream_status
 from .sources import Reading, SourceError
-from .statestore import StateStore, as_state
+from .statestore import FileStateStore, StateStore
 from .summary import Gathered, aggregate, summarize, sums_of
 from .venues.base import POLL_OVERLAP_MS
 
 logger = logging.getLogger(__name__)
 
 STATUS_MAX_AGE = 30  # seconds: an older status.json means the listener is not running
+POLLERS = "pollers"  # the state of the polled venues' cursors, the open interest of last minute, skip counts
 
 __all__ = ["STATUS_MAX_AGE", "ExchangesSource", "aggregate"]
 
@@ -64,17 +65,21 @@ class ExchangesSource:
         clock: Callable[[], float] = time.time,
         pace: float | None = None,
         state: StateStore | None = None,
+        events: Any = None,
+        buckets: Any = None,
     ) -> None:
         """``venues``: names from the registry (default all); ``urls``: ``EXCHANGE_<NAME>_<KIND>_URL``
         overrides (settings' ``EXCHANGE_URLS``) or ``<kind>`` → URL for every venue (tests);
         ``pace``: seconds between a paged poll's calls (None: each venue's documented pace); ``state``:
-        where the listener's status is (default: ``status.json`` in ``events_dir``)."""
+        the shared state (the listener's status ``streams``, the poll cursors and open-interest cache
+        ``pollers``, the venues' caches; default: JSON files in ``events_dir``); ``events`` and ``buckets``:
+        a database's event and bucket stores (default: the day files in ``events_dir``)."""
         self.events_dir = Path(events_dir)
-        self.streams_state = state or as_state(self.events_dir / "status.json", "streams")
+        self.state = state or FileStateStore({"streams": self.events_dir / "status.json"}, folder=self.events_dir)
         self.clock = clock
-        self.venues = registry.build(venues, urls=urls, state_dir=self.events_dir, clock=clock, pace=pace)
-        self.state_path = self.events_dir / "pollers.json"
-        self.buckets = BucketStore(self.events_dir / "buckets")
+        self.venues = registry.build(venues, urls=urls, state=self.state, clock=clock, pace=pace)
+        self.events = events
+        self.buckets = buckets or BucketStore(self.events_dir / "buckets")
 
     def describe(self) -> str:
         return f"exchanges ({', '.join(v.name for v in self.venues)})"
@@ -82,7 +87,7 @@ class ExchangesSource:
     def fetch(self, session: requests.Session, policy: HttpPolicy, deadline: Deadline) -> Reading:
         now = self.clock()
         now_ms = int(now * 1000)
-        state = read_json_object(self.state_path)
+        state = self.state.read(POLLERS)
         store = self._event_store(state, now)
         g = Gathered(now=now, liquidation_venues=[v.name for v in self.venues if v.streamed or v.polled])
         g.previous_oi = state.get("oi_usd") if isinstance(state.get("oi_usd"), dict) else {}
@@ -106,7 +111,7 @@ class ExchangesSource:
                 g.missing[venue.name] = public_error(e)
                 logger.warning("exchanges: %s liquidations missing this minute: %s", venue.name, e)
 
-        streams = read_stream_status(self.streams_state)
+        streams = read_stream_status(self.state)
         listened = streams["venues"]
         fresh = now - streams["updated"] <= STATUS_MAX_AGE
         streamed = [v.name for v in self.venues if v.streamed]
@@ -164,11 +169,14 @@ class ExchangesSource:
             logger.warning("exchanges: %s left out of this minute's totals: %s", venue, why)
         return Reading(values=values, source=self.name, source_time=int(now), extra=extra)
 
-    def _event_store(self, state: Mapping[str, Any], now: float) -> EventStore:
-        """The event store, knowing the keys of the stored events a poll may fetch again (so they are not
+    def _event_store(self, state: Mapping[str, Any], now: float) -> Any:
+        """The database's event store (it de-duplicates by itself), else the file event store, knowing the
+        keys of the stored events a poll may fetch again (so they are not
         stored twice): those appended since the fold that ran before the oldest poll window began (read
         from the fold's cursor: minutes of appends). A venue with no poll state yet (a 24 h backfill), or no
         fold that old, makes it load the last 25 h of keys instead, as on a first start."""
+        if self.events is not None:
+            return self.events
         starts = []
         for venue in (v for v in self.venues if v.polled):
             last_ms = (state.get(venue.name) or {}).get("last_ms") if isinstance(state.get(venue.name), dict) else None
@@ -185,6 +193,6 @@ class ExchangesSource:
 
     def _save_state(self, state: dict) -> None:
         try:
-            write_json_atomic(self.state_path, state)
-        except OSError as e:
-            logger.warning("exchanges: could not save %s: %s", self.state_path, e)
+            self.state.write(POLLERS, state)
+        except (OSError, StoreError) as e:
+            logger.warning("exchanges: could not save the poll state: %s", e)

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .eventstore import EventStore
 from .lines import ReadReport, end_of_complete_lines, lines_forward
 from .records import BOM, RecordError, check_timestamp, minute_of, parse_line, to_line
 from .recordstore import RecordStore
@@ -50,12 +49,11 @@ class PruneResult:
         return f"pruned {removed} record(s), kept {self.records_after}{days}"
 
 
-def prune(
-    store: RecordStore, keep_days: int, *, now: float | None = None, events: EventStore | None = None
-) -> PruneResult:
-    """Drop records older than ``keep_days`` days (and the event store's whole day files older than
-    that). The JSONL file is rewritten (unreadable lines are not kept either: run ``verify_liquidation``
-    first to see them); a database deletes in batches (``prune_before``), never rewriting anything."""
+def prune(store: RecordStore, keep_days: int, *, now: float | None = None, events: Any = None) -> PruneResult:
+    """Drop records older than ``keep_days`` days (and the events of the whole days older than that, from
+    ``events``: an ``EventStore`` or a database's ``PgEventStore``). The JSONL file is rewritten (unreadable
+    lines are not kept either: run ``verify_liquidation`` first to see them); a database deletes in batches
+    (``prune_before``), never rewriting anything."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
     cutoff = int(now if now is not None else time.time()) - keep_days * DAY
@@ -66,13 +64,7 @@ def prune(
         after = before - store.prune_before(cutoff)
     removed = []
     if events is not None:
-        oldest_kept = datetime.fromtimestamp(cutoff, UTC).date()
-        for day in events.days():
-            if day < oldest_kept:
-                # Whole past days: nothing appends to them any more. Their lock sidecars stay, as every
-                # lock file does (deleting one under a waiting writer would split the lock).
-                events.path_for(day).unlink(missing_ok=True)
-                removed.append(day.isoformat())
+        removed = events.drop_days_before(datetime.fromtimestamp(cutoff, UTC).date())
     return PruneResult(before, after, removed)
 
 

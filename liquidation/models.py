@@ -10,6 +10,7 @@ database, which is what lets any number of collectors on any number of machines 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 
 
 class Record(models.Model):
@@ -38,3 +39,50 @@ class State(models.Model):
 
     def __str__(self) -> str:
         return f"state {self.name}"
+
+
+class Event(models.Model):
+    """One liquidation as the keyless source stores it (``events`` normalises it). ``key`` is the natural
+    key (``events.event_key`` as JSON): unique, so a listener and a poller on two machines that both see an
+    order store it once. ``stored_at`` is the database's clock, shared by every machine: the fold reads the
+    minutes of the events stored since the previous fold by it. Columns beside ``line`` are the tape's
+    filters."""
+
+    id = models.BigAutoField(primary_key=True)
+    key = models.TextField(unique=True, help_text="The natural key as a JSON array")
+    ts_ms = models.BigIntegerField(help_text="Unix ms of the liquidation")
+    exchange = models.CharField(max_length=32)
+    side = models.CharField(max_length=8)
+    coin = models.CharField(max_length=64)
+    usd = models.FloatField(null=True, help_text="Notional in USD when countable, else null")
+    line = models.TextField(help_text="The normalised event as its JSON line (no newline)")
+    stored_at = models.DateTimeField(db_default=Now(), help_text="The database's time of the insert")
+
+    class Meta:
+        db_table = "liquidation_event"
+        indexes = [
+            models.Index(fields=["ts_ms"], name="liquidation_event_ts"),
+            models.Index(fields=["stored_at"], name="liquidation_event_stored"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.key}"
+
+
+class Bucket(models.Model):
+    """One minute's bucket (``buckets``): the venue cells ``x`` and coin cells ``c`` as JSON, recomputed
+    whole from the minute's events by every fold that sees a new event in it (so two collectors folding at
+    once write the same thing), and ``live``, the venues complete for the minute (null: no coverage written
+    yet). ``ver`` changes on every write: readers keep parsed minutes until it does."""
+
+    minute = models.BigIntegerField(primary_key=True, help_text="Unix s of the minute's start")
+    x = models.TextField(default="{}")
+    c = models.TextField(default="{}")
+    live = models.TextField(null=True)
+    ver = models.BigIntegerField(help_text="time.time_ns() of the last write")
+
+    class Meta:
+        db_table = "liquidation_bucket"
+
+    def __str__(self) -> str:
+        return f"bucket {self.minute}"

@@ -21,7 +21,6 @@ from typing import Any
 from . import feargreed
 from .alerts import KINDS, run_alerts
 from .collector import CollectError, collect_once, log_line, write_last_run
-from .eventstore import EventStore
 from .http import HttpPolicy, redact_text
 from .maintenance import prune
 from .recordstore import RecordStore
@@ -54,7 +53,7 @@ class Minute:
     policy: HttpPolicy
     state: StateStore  # where last_run goes (shared with the web nodes)
     alert_config: Callable[[], Any]
-    events_dir: Path
+    events: Callable[[], Any]  # the event store the daily prune trims (conf.get_events)
     keep_days: int = 0
     fear_greed_url: str = ""
     fear_greed_file: Path | None = None
@@ -142,7 +141,7 @@ class Minute:
             return
         self.pruned_on = today
         try:
-            result = prune(self.store(), self.keep_days, events=EventStore(self.events_dir, load_keys=False))
+            result = prune(self.store(), self.keep_days, events=self.events())
             logger.info("daily prune (LIQUIDATION_KEEP_DAYS=%d): %s", self.keep_days, result.summary())
         except (StoreError, OSError) as e:
             logger.error("daily prune failed: %s", e)

@@ -34,24 +34,34 @@ class StateStore(Protocol):
 
 
 class FileStateStore:
-    """Each name one JSON file (``paths``)."""
+    """Each name one JSON file: the one ``paths`` gives it, else ``<folder>/<name>.json``."""
 
-    def __init__(self, paths: Mapping[str, str | os.PathLike[str]]) -> None:
+    def __init__(
+        self, paths: Mapping[str, str | os.PathLike[str]], folder: str | os.PathLike[str] | None = None
+    ) -> None:
         self.paths = {name: Path(path) for name, path in paths.items()}
+        self.folder = Path(folder) if folder is not None else None
 
     def __repr__(self) -> str:
-        return f"FileStateStore({sorted(self.paths)})"
+        return f"FileStateStore({sorted(self.paths)}, folder={self.folder})"
+
+    def path(self, name: str) -> Path:
+        if name in self.paths:
+            return self.paths[name]
+        if self.folder is None:
+            raise KeyError(f"state {name!r} has no file here: name it in paths, or give a folder")
+        return self.folder / f"{name}.json"
 
     def read(self, name: str) -> dict[str, Any]:
-        return read_json_object(self.paths[name])
+        return read_json_object(self.path(name))
 
     def write(self, name: str, value: dict[str, Any]) -> None:
-        path = self.paths[name]
+        path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, value)
 
     def update(self, name: str, change: Change) -> None:
-        path = self.paths[name]
+        path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(path.with_name(path.name + ".lock"), 5.0):
             write_json_atomic(path, change(read_json_object(path)))

@@ -119,7 +119,7 @@ class Listener:
         await flusher
         reporter.cancel()
         await asyncio.gather(reporter, return_exceptions=True)
-        self.write_status()
+        await self.write_status_soon()
         logger.info("listener stopped: %s", {k: v.events_stored for k, v in self.status.items()})
 
     # -- venues and connections ---------------------------------------------------------------
@@ -267,17 +267,27 @@ class Listener:
 
     async def _status_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self.write_status()
+            await self.write_status_soon()
             await _sleep_or_stop(stop, self.status_interval)
 
-    def write_status(self) -> None:
-        """Replace the status file atomically (a failure is logged, never raised)."""
-        body = {
+    def _status_body(self) -> dict[str, Any]:
+        return {
             "updated": int(time.time()),
             "started": int(self._started),
             "pid": os.getpid(),
             "venues": {name: status.as_dict() for name, status in self.status.items()},
         }
+
+    async def write_status_soon(self) -> None:
+        """``write_status`` from the event loop: the status is read in the loop (which changes it), written
+        in a thread, as the flusher's appends are (the state may be a database: blocking I/O)."""
+        await asyncio.to_thread(self._write_status, self._status_body())
+
+    def write_status(self) -> None:
+        """Replace the status atomically (a failure is logged, never raised)."""
+        self._write_status(self._status_body())
+
+    def _write_status(self, body: dict[str, Any]) -> None:
         try:
             self.state.write("streams", body)
         except (OSError, StoreError) as e:

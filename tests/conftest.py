@@ -170,15 +170,15 @@ def pg_alias(pg_url, django_db_setup, django_db_blocker) -> str:
 
 @pytest.fixture
 def pg_store(pg_alias, django_db_blocker):
-    """An empty PostgreSQL records store, its state table empty too (database access allowed for the
+    """An empty PostgreSQL records store, its state, event and bucket tables empty too (database access allowed for the
     test's duration)."""
     from django.db import connections
 
-    from liquidation.models import Record, State
+    from liquidation.models import Bucket, Event, Record, State
     from liquidation.pgstore import PgRecordStore
 
     with django_db_blocker.unblock():
-        Record.objects.using(pg_alias).all().delete()
-        State.objects.using(pg_alias).all().delete()
+        for model in (Record, State, Event, Bucket):
+            model.objects.using(pg_alias).all().delete()
         yield PgRecordStore(using=pg_alias)
         connections[pg_alias].close()  # or a later request's close_old_connections would touch it

@@ -259,3 +259,50 @@ def test_concurrent_updates_on_postgresql_lose_none(pg_store, pg_url, tmp_path):
     ]
     assert [child.wait(timeout=120) for child in children] == [0, 0, 0]
     assert PgStateStore(using="pg").read("last_run")["n"] == 120  # the row lock serialises every update
+
+
+WRITE_UNTIL_KILLED = """
+import sys, time
+from liquidation.conf import get_events, get_store
+from liquidation.records import build_record
+store, events = get_store(), get_events(writing=True)
+t0 = int(sys.argv[1])
+for i in range(100000):
+    values = {"hour_1_amount": 1.0 + i, "panic_index": 0.05, "hour_24_amount": 12010, "total_position": 104.5}
+    store.append(build_record(t0 + 60 * i, values, now=t0 + 60 * i))
+    burst = [{"exchange": "okx", "symbol": "BTC-USDT-SWAP", "ts_ms": (t0 + 60 * i) * 1000 + j, "side": "long",
+              "qty": 1.0, "price": 1.0, "usd": 1.0} for j in range(200)]
+    events.append(burst)
+    print(i, flush=True)  # acknowledged: the record and its 200 events are committed
+"""
+
+
+def test_a_collector_killed_mid_append_on_postgresql_loses_nothing_acknowledged(pg_store, pg_url, tmp_path):
+    from liquidation.pgevents import PgEventStore
+
+    env = subprocess_env(tmp_path, LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url)
+    t0 = T0 - 86400 * 30
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import django; django.setup()\n" + WRITE_UNTIL_KILLED, str(t0)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    acked = -1
+    try:
+        while acked < 40:
+            line = child.stdout.readline()
+            assert line, "the writer ended before it was killed"
+            acked = int(line)
+    finally:
+        child.kill()  # SIGKILL: wherever it is, mid-statement or mid-transaction
+        child.wait(timeout=30)
+    records = pg_store.range()
+    minutes = [r["timestamp"] for r in records]
+    assert minutes[: acked + 1] == [t0 + 60 * i for i in range(acked + 1)]  # every acknowledged record
+    assert [r["hour_1_amount"] for r in records[: acked + 1]] == [1.0 + i for i in range(acked + 1)]
+    events = PgEventStore(using=pg_store.using)
+    per_minute = [len(list(events.read((t0 + 60 * i) * 1000, (t0 + 60 * i) * 1000 + 999))) for i in range(len(records))]
+    assert per_minute[: acked + 1] == [200] * (acked + 1)  # and every acknowledged event
+    assert set(per_minute[acked + 1 :]) <= {0, 200}  # an unacknowledged batch is all there or not at all

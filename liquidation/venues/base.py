@@ -32,6 +32,7 @@ from ..events import Parsed
 from ..guards import symbol_oi
 from ..http import Deadline, HttpPolicy
 from ..records import RecordError, parse_number
+from ..statestore import FileStateStore, StateStore
 
 
 @dataclass
@@ -121,15 +122,16 @@ class Venue:
         policy: HttpPolicy | None = None,
         *,
         state_dir: Path | None = None,
+        state: StateStore | None = None,
         clock: Callable[[], float] = time.time,
         pace: float | None = None,
     ) -> None:
         """``urls``: ``EXCHANGE_<NAME>_<KIND>_URL`` → URL (settings' ``EXCHANGE_URLS``), or ``<kind>`` → URL;
-        ``state_dir``: where the venue may keep a cache between minutes; ``pace``: seconds between calls
-        of a paged poll (None: the venue's documented pace)."""
+        ``state``: where the venue may keep a cache between minutes (``state_dir``: JSON files in that folder);
+        ``pace``: seconds between calls of a paged poll (None: the venue's documented pace)."""
         self.urls = dict(urls or {})
         self.policy = policy or HttpPolicy()
-        self.state_dir = state_dir
+        self.state = state or FileStateStore({}, folder=state_dir or Path("."))
         self.clock = clock
         self.pace = pace
 

@@ -21,7 +21,6 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -29,11 +28,11 @@ import requests
 from ..events import Parsed, Skip, get_field, load_frame, make_event, to_number, to_positive, to_timestamp
 from ..http import Deadline, FetchError, HttpPolicy, get_json, make_session
 from ..records import RecordError, parse_number
-from ..sharedfiles import read_json_object, write_json_atomic
 from .base import THIRD_PARTY, ConnSpec, Fact, OpenInterest, Venue, VenueError, num
 
 logger = logging.getLogger(__name__)
 
+OI_CACHE = "binance_oi_cache"  # the state name of the per-symbol open-interest cache (binance_oi_cache.json)
 ROTATION = 40  # open-interest symbols refreshed per minute after the first run (weight 1 each)
 
 
@@ -191,9 +190,6 @@ class Binance(Venue):
         self.load_contracts = load_contracts
         self.contracts: dict[str, BinanceContract] = {}
 
-    def _cache_path(self) -> Path:
-        return (self.state_dir or Path(".")) / "binance_oi_cache.json"
-
     def _info(self, kind: str, path: str) -> Any:
         if not self.load_contracts:
             return None
@@ -245,7 +241,7 @@ class Binance(Venue):
                     marks[symbol] = num(item.get("markPrice"), "markPrice")
             except (KeyError, TypeError, VenueError):
                 continue
-        cache = read_json_object(self._cache_path())
+        cache = self.state.read(OI_CACHE)
         stale_first = sorted(marks, key=lambda s: (cache.get(s) or {}).get("t", 0))
         # Symbols never fetched (all of them on the first run, new listings later), else the stalest.
         todo = [s for s in stale_first if s not in cache] or stale_first[:ROTATION]
@@ -268,7 +264,7 @@ class Binance(Venue):
                 entry["t"] = int(self.clock())  # failures too: a symbol that keeps failing must not block the rotation
                 if value is not None:
                     entry["oi"] = value
-        write_json_atomic(self._cache_path(), cache)
+        self.state.write(OI_CACHE, cache)
         known = [s for s in marks if "oi" in (cache.get(s) or {})]
         if len(known) < 0.9 * len(marks):
             raise VenueError(f"Binance open interest known for {len(known)} of {len(marks)} symbols so far")

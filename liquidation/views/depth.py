@@ -5,7 +5,6 @@ each answers 200 with ``"available": false`` and a sentence saying why, so a pag
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any
 
@@ -16,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import depth, tape
+from .. import depth
 from ..bucketread import reader_for
 from ..conf import get_buckets, get_events
 from ..depth_serializers import (
@@ -28,7 +27,6 @@ from ..depth_serializers import (
     TapeResponseSerializer,
     UnavailableSerializer,
 )
-from ..eventstore import day_of
 from .base import DAY, ERRORS, ApiRateThrottle, InlineStylesCSP, ResponseCacheMixin, cache_control_to_next_minute
 
 
@@ -69,12 +67,7 @@ class DepthAPIView(ResponseCacheMixin, InlineStylesCSP, APIView):
         """What the answer is made of: which bucket store and when its fold log last changed (a store
         rebuilt from scratch counts its folds from 1 again, and may even get the old file's inode back), its
         newest committed fold, and the minute (windows end now)."""
-        try:
-            st = os.stat(self.reader.store.folds_path)
-            identity = f"{st.st_ino:x}.{st.st_mtime_ns:x}"
-        except FileNotFoundError:
-            identity = "none"
-        return f"{identity}-{self.reader.committed()}-{int(time.time()) // 60}"
+        return f"{self.store.identity()}-{self.reader.committed()}-{int(time.time()) // 60}"
 
     def answer(self, request: Request, compute: Any) -> HttpResponseBase:
         if not self.reader.available():
@@ -151,8 +144,7 @@ class TapeView(DepthAPIView):
     query_class = TapeQuerySerializer
 
     def version(self) -> str:  # the listener stores events between folds: the tape changes with them
-        events = get_events()
-        return f"{super().version()}-{events.size(day_of(int(time.time() * 1000)))}"
+        return f"{super().version()}-{get_events().version(int(time.time() * 1000))}"
 
     @extend_schema(
         summary="The newest liquidations, newest first (the tape)",
@@ -170,8 +162,7 @@ class TapeView(DepthAPIView):
         p = self.query(request)
 
         def compute() -> dict[str, Any]:
-            answer = tape.tape(
-                get_events(),
+            answer = get_events().tape(
                 self.reader,
                 before_ms=p["before"],
                 limit=p["limit"],

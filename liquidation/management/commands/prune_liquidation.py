@@ -7,8 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from liquidation.conf import get_store
-from liquidation.eventstore import EventStore
+from liquidation.conf import get_events, get_store
 from liquidation.maintenance import prune
 from liquidation.store import StoreError
 
@@ -30,7 +29,7 @@ class Command(BaseCommand):
         if not keep_days or keep_days < 1:
             raise CommandError("give --keep-days N (N >= 1) or set LIQUIDATION_KEEP_DAYS")
         try:
-            result = prune(get_store(), keep_days, events=EventStore(settings.LIQUIDATION_EVENTS_DIR, load_keys=False))
+            result = prune(get_store(), keep_days, events=get_events())
         except StoreError as e:
             raise CommandError(str(e)) from e
         return result.summary()

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from liquidation.bucketstore import StoreError, rebuild
+from liquidation.bucketstore import StoreError
 from liquidation.conf import get_buckets, get_events
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, since: date | None, **options: Any) -> None:
         try:
-            result = rebuild(get_buckets(), get_events(), since, progress=self.stdout.write)
+            result = get_buckets().rebuild(get_events(), since, progress=self.stdout.write)
         except StoreError as e:
             raise CommandError(f"{e}; nothing after the last day reported was changed") from e
         self.stdout.write(result)

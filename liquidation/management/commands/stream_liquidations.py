@@ -12,8 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from liquidation import venues as registry
-from liquidation.conf import configured_source, http_policy, state_store
-from liquidation.eventstore import EventStore
+from liquidation.conf import configured_source, get_events, http_policy, state_store
 from liquidation.logfiles import command_logging
 from liquidation.sources import ConfigError
 from liquidation.streams import EXCHANGES, Listener
@@ -67,10 +66,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"unknown exchange(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(EXCHANGES)}"
             )
-        folder = settings.LIQUIDATION_EVENTS_DIR
         with command_logging(options["verbosity"], settings.LOG_DIR / "streams.log"):
             listener = Listener(
-                EventStore(folder),
+                get_events(writing=True),
                 build_venues(names),
                 state_store(),
                 silence=settings.LIQUIDATION_STREAM_SILENCE_SECONDS,

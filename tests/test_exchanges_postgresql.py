@@ -1,0 +1,103 @@
+"""The keyless exchanges source with its events, buckets and state in PostgreSQL: the same minute as on the
+day files, to the cent, and not one file written; then two listeners fed the same frames by a real local
+websocket server store each event once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+
+import pytest
+import time_machine
+
+from liquidation.exchanges import ExchangesSource
+from liquidation.statestore import FileStateStore
+from tests.conftest import MANAGE, PROJECT, subprocess_env
+from tests.test_exchanges import NOW, collect, stream_state, venues  # noqa: F401 (venues: a fixture)
+from tests.test_streams import BINANCE_PATH, binance_frame
+from tests.upstream_server import wait_for
+
+
+def _pg(pg_store):
+    from liquidation.pgbuckets import PgBucketStore
+    from liquidation.pgevents import PgEventStore
+    from liquidation.pgstore import PgStateStore
+
+    state = PgStateStore(using=pg_store.using)
+    return state, PgEventStore(using=pg_store.using), PgBucketStore(state, using=pg_store.using)
+
+
+def test_a_minute_on_postgresql_is_the_minute_on_the_files_and_writes_no_file(tmp_path, venues, pg_store):  # noqa: F811
+    files_dir, pg_dir = tmp_path / "files", tmp_path / "pg"
+    files_dir.mkdir()
+    pg_dir.mkdir()
+    connected = {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800}
+    stream_state(files_dir, connected)
+    state, events, store = _pg(pg_store)
+    # What the listener left in the files, put where a listener on PostgreSQL puts it.
+    events.append(json.loads(line) for line in (files_dir / "liquidations-2026-11-25.jsonl").read_text().splitlines())
+    events.append(json.loads(line) for line in (files_dir / "liquidations-2026-11-24.jsonl").read_text().splitlines())
+    state.write("streams", json.loads((files_dir / "status.json").read_text()))
+
+    with time_machine.travel(NOW, tick=False):
+        on_files = collect(ExchangesSource(files_dir, urls=venues, pace=0))
+        on_pg = collect(ExchangesSource(pg_dir, urls=venues, pace=0, state=state, events=events, buckets=store))
+    assert on_pg.values == on_files.values
+    assert on_pg.extra == on_files.extra
+    assert on_pg.values["hour_1_amount"] > 0
+    assert list(pg_dir.iterdir()) == []  # events, buckets, poll cursors, open-interest cache: all in the database
+    assert set(state.read("pollers")) >= {"gate", "bitget", "oi_usd"}
+    assert set(state.read("binance_oi_cache")) == set(FileStateStore({}, folder=files_dir).read("binance_oi_cache"))
+    assert store.committed() == 1
+
+
+def test_two_listeners_fed_the_same_frames_store_each_event_once(tmp_path, ws, pg_store, pg_url):
+    base = int(time.time() * 1000) - 60_000
+    frames = [binance_frame(f"S{i % 50}USDT", "SELL", "1", str(100 + i), base + i) for i in range(3000)]
+
+    async def feed(conn, n):
+        for i, frame in enumerate(frames):
+            await conn.send(frame)
+            if i % 100 == 0:
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(60)
+
+    ws.route(BINANCE_PATH, feed)
+    env = subprocess_env(
+        tmp_path, EXCHANGE_BINANCE_WS_URL=ws.url(), LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url
+    )
+    children = [
+        subprocess.Popen(
+            [*MANAGE, "stream_liquidations", "--exchanges", "binance", "--duration", "20"],
+            env=env,
+            cwd=PROJECT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    _, events, _ = _pg(pg_store)
+    try:
+        assert wait_for(lambda: events.count() >= len(frames), timeout=40), events.count()
+        time.sleep(1.5)  # both listeners have flushed what they hold
+        assert events.count() == len(frames)
+        stored = list(events.read(base - 1, base + len(frames)))
+        assert sorted(e["ts_ms"] for e in stored) == [base + i for i in range(len(frames))]
+    finally:
+        for child in children:
+            child.terminate()
+        outputs = [child.communicate(timeout=30) for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert not (tmp_path / "data" / "events").exists()  # nothing written to the day files
+
+
+@pytest.fixture
+def ws():
+    from tests.ws_server import WsServer
+
+    server = WsServer().start()
+    yield server
+    server.stop()

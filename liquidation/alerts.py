@@ -24,6 +24,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,16 @@ from .formatting import format_index, format_wan
 from .http import DeadlineExceeded, hard_deadline
 from .records import beijing_datetime
 from .recordstore import RecordStore
-from .sharedfiles import bump, read_json_object, write_json_atomic
-from .store import FUTURE_SLACK, FileLock
+from .sharedfiles import bump
+from .statestore import StateStore, as_state
+from .store import FUTURE_SLACK
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Channel", "build_request", "dingtalk_sign", "feishu_sign", "send"]  # re-exported for callers
 
 KINDS = ("h1_threshold", "spike", "panic_threshold", "no_data")
+ALERTS = "alerts"  # the state name of the rules' state, the outbox and the send counts
 MAX_ATTEMPTS = 5
 
 
@@ -64,7 +67,7 @@ class Rule:
 class AlertConfig:
     rules: list[Rule]
     channels: list[Channel]
-    state_file: Path
+    state_file: StateStore | Path  # where the alert state is: a state store (name "alerts") or a JSON file
     lang: str = "zh-hans"
     site_url: str = "http://127.0.0.1:8000"
 
@@ -250,7 +253,7 @@ def run_alerts(
     return outcome
 
 
-def _deliver(channel: Channel, state_file: Path, now: float, outcome: dict[str, Any]) -> None:
+def _deliver(channel: Channel, state_file: StateStore | Path, now: float, outcome: dict[str, Any]) -> None:
     """Send what is queued for ``channel``, one message at a time, saving the queue after each send
     (attempts counted even when the send blew up), so a message that cannot go is retried at most
     MAX_ATTEMPTS times and never blocks what comes after it."""
@@ -301,26 +304,10 @@ def _queue(state: dict[str, Any], name: str) -> list[Any]:
     return queue
 
 
-class _StateFile:
-    """Read-modify-write of the alert state JSON under a sidecar lock, replaced atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = FileLock(path.with_name(path.name + ".lock"), 10.0)
-        self.data: dict[str, Any] = {}
-
-    def __enter__(self) -> dict[str, Any]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock.__enter__()
-        self.data = read_json_object(self.path)
-        return self.data
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            if exc_type is None:
-                write_json_atomic(self.path, self.data)
-        finally:
-            self.lock.__exit__()
+def _StateFile(where: StateStore | Path) -> AbstractContextManager[dict[str, Any]]:
+    """Read-modify-write of the alert state (state ``alerts``: a JSON file, or a row shared by every
+    collector) with no other writer in between; saved when the block ends without an exception."""
+    return as_state(where, ALERTS).locked(ALERTS)
 
 
 def load_rules(path: Path | None, env_rules: list[Rule]) -> list[Rule]:

@@ -59,7 +59,16 @@ def get_events(*, writing: bool = False) -> Any:
 def fear_greed_available() -> bool:
     """Whether /api/fear-greed has values to show: FEAR_GREED_URL is not off and a fetch stored some
     (one ``stat`` of the file while it is unchanged: cheap enough for every page view)."""
-    return bool(settings.FEAR_GREED_URL) and feargreed.has_data(settings.FEAR_GREED_FILE)
+    return bool(settings.FEAR_GREED_URL) and feargreed.has_data(fear_greed_store())
+
+
+def fear_greed_store() -> StateStore:
+    """Where the Fear & Greed Index is kept: FEAR_GREED_FILE and its ``.state.json`` beside it, or with
+    ``LIQUIDATION_STORE=postgresql`` the database's state table (so every web node shows it)."""
+    if _postgresql():
+        return state_store()
+    path = settings.FEAR_GREED_FILE
+    return FileStateStore({feargreed.DATA: path, feargreed.ATTEMPT: feargreed.state_path(path)})
 
 
 def http_policy() -> HttpPolicy:
@@ -116,7 +125,11 @@ def state_store() -> StateStore:
 
         return PgStateStore()
     return FileStateStore(
-        {"last_run": settings.LIQUIDATION_LAST_RUN_FILE, "streams": settings.LIQUIDATION_EVENTS_DIR / "status.json"},
+        {
+            "last_run": settings.LIQUIDATION_LAST_RUN_FILE,
+            "streams": settings.LIQUIDATION_EVENTS_DIR / "status.json",
+            "alerts": settings.LIQUIDATION_ALERT_STATE_FILE,
+        },
         folder=settings.LIQUIDATION_EVENTS_DIR,
     )
 
@@ -153,7 +166,7 @@ def alert_config() -> AlertConfig:
     return AlertConfig(
         rules=load_rules(s.ALERT_RULES_FILE, env_rules),
         channels=channels,
-        state_file=s.LIQUIDATION_ALERT_STATE_FILE,
+        state_file=state_store(),
         lang=s.ALERT_LANGUAGE,
         site_url=s.ALERT_SITE_URL,
     )
@@ -173,5 +186,5 @@ def pipeline(source: str | None = None, url: str | None = None) -> Minute:
         events=get_events,
         keep_days=settings.LIQUIDATION_KEEP_DAYS,
         fear_greed_url=settings.FEAR_GREED_URL,
-        fear_greed_file=settings.FEAR_GREED_FILE,
+        fear_greed_store=fear_greed_store(),
     )

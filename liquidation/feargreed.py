@@ -8,21 +8,22 @@ A payload is taken whole or not at all: an error envelope, a value that is not a
 timestamp that is not Unix seconds between 2009 and tomorrow, or a missing label refuses all of it
 (FearGreedError) and nothing is written.
 
-The store is one small JSON file, replaced atomically (temp file, fsync, rename, folder fsync)::
+The days are one JSON object in a state store (``statestore``): by default the small file FEAR_GREED_FILE,
+replaced atomically; with ``LIQUIDATION_STORE=postgresql`` a row every web node reads::
 
     {"format": 1, "source": "alternative.me", "updated": <Unix s of the last good fetch>,
      "days": [{"date": "YYYY-MM-DD", "ts": <upstream timestamp>, "value": 0..100, "classification": "Fear"}, …]}
 
-oldest first, one entry per UTC day (the upstream's newer value wins a day). Beside it,
-``<name>.state.json`` records the last attempt (``attempted``, ``outcome``, ``error_class``, ``error``):
-attempts are claimed under the sidecar lock before the request, so cron runs and a loop together still ask
-the upstream at most once an hour, failures included. Django-free: the collector passes settings in.
+oldest first, one entry per UTC day (the upstream's newer value wins a day). Beside it, state
+``fear_greed_attempt`` (the file ``<name>.state.json``) records the last attempt (``attempted``,
+``outcome``, ``error_class``, ``error``): attempts are claimed with no other writer in between before the
+request, so cron runs, loops and collectors on several machines together still ask the upstream at most
+once an hour, failures included. Django-free: the collector passes settings in.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -30,15 +31,18 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
-from .durable import FileLock, StoreError
+from .durable import StoreError
+from .feargreed_payload import Day, FearGreedError, parse
 from .http import Deadline, DeadlineExceeded, FetchError, HttpPolicy, get_json, hard_deadline, make_session
-from .records import EARLIEST, MAX_FUTURE
 from .redact import redact_url
-from .sharedfiles import read_json_object, write_bytes_atomic, write_json_atomic
+from .statestore import FileStateStore, StateStore
 
 logger = logging.getLogger(__name__)
+
+DATA, ATTEMPT = "fear_greed", "fear_greed_attempt"  # state names: the days, the last attempt
+Where = StateStore | str | os.PathLike[str]
 
 #: At most one request an hour, whatever its outcome.
 FETCH_EVERY = 3600
@@ -50,26 +54,7 @@ MIN_BUDGET = 2.0
 RECENT_DAYS = 7
 #: A stored history older than this many days is fetched whole again (limit=0) rather than patched.
 REFETCH_AFTER_DAYS = 60
-MAX_LABEL = 40
-_DIGITS = re.compile(r"[0-9]{1,12}")
 _DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-
-
-class FearGreedError(Exception):
-    """Fetching or storing the index failed; nothing was written. ``str()`` is one log-ready sentence
-    (URLs redacted); ``kind`` a short word: upstream-error, bad-payload, bad-value, bad-timestamp,
-    bad-label, empty, http-status, timeout, refused, not-json, deadline, store…"""
-
-    def __init__(self, message: str, *, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-class Day(TypedDict):
-    date: str  # the UTC day of ``ts``, YYYY-MM-DD
-    ts: int  # the upstream's timestamp, Unix seconds
-    value: int  # 0..100
-    classification: str  # the upstream's label, as given
 
 
 @dataclass(frozen=True)
@@ -96,71 +81,6 @@ class Refreshed:
         if self.outcome == "deferred":
             return f"deferred: {self.budget:.1f} s left in this minute"
         return "not due (asked less than an hour ago)"
-
-
-# -- the upstream's payload ----------------------------------------------------------------------------
-
-
-def parse(payload: Any, *, now: float) -> list[Day]:
-    """The payload's days, oldest first, one per UTC day (of two, the later timestamp wins).
-
-    Raises FearGreedError naming the first problem; the payload is then refused as a whole.
-    """
-    if not isinstance(payload, dict):
-        raise FearGreedError(f"expected a JSON object, got {type(payload).__name__}", kind="bad-payload")
-    metadata = payload.get("metadata")
-    error = metadata.get("error") if isinstance(metadata, dict) else None
-    if error not in (None, "", False):
-        raise FearGreedError(f"upstream error: metadata.error = {str(error)[:200]!r}", kind="upstream-error")
-    rows = payload.get("data")
-    if not isinstance(rows, list):
-        raise FearGreedError(f"'data' is {type(rows).__name__}, expected a list", kind="bad-payload")
-    if not rows:
-        raise FearGreedError("'data' is empty: no values", kind="empty")
-    latest = int(now) + MAX_FUTURE
-    by_date: dict[str, Day] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise FearGreedError(f"data[{i}] is {type(row).__name__}, expected an object", kind="bad-payload")
-        value = _whole(row.get("value"))
-        if value is None or not 0 <= value <= 100:
-            raise FearGreedError(
-                f"data[{i}].value = {_show(row.get('value'))}: not an integer 0..100", kind="bad-value"
-            )
-        ts = _whole(row.get("timestamp"))
-        if ts is None or not EARLIEST <= ts <= latest:
-            raise FearGreedError(
-                f"data[{i}].timestamp = {_show(row.get('timestamp'))}: not Unix seconds between 2009 and tomorrow",
-                kind="bad-timestamp",
-            )
-        label = row.get("value_classification")
-        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL or not label.isprintable():
-            raise FearGreedError(
-                f"data[{i}].value_classification = {_show(label)}: not a short label", kind="bad-label"
-            )
-        day = Day(date=day_of(ts), ts=ts, value=value, classification=label.strip())
-        if day["date"] not in by_date or by_date[day["date"]]["ts"] < ts:
-            by_date[day["date"]] = day
-    return [by_date[d] for d in sorted(by_date)]
-
-
-def _whole(raw: Any) -> int | None:
-    """A JSON integer or a string of digits (the documented form); None for anything else."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and _DIGITS.fullmatch(raw):
-        return int(raw)
-    return None
-
-
-def _show(raw: Any) -> str:
-    return repr(raw)[:40]
-
-
-def day_of(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).date().isoformat()
 
 
 def merge(old: list[Day] | tuple[Day, ...], new: list[Day]) -> list[Day]:
@@ -217,10 +137,14 @@ def fetch(url: str, policy: HttpPolicy, *, limit: int, now: float, budget: float
         raise FearGreedError(f"{redact_url(url)}: {e}", kind=e.kind) from e
 
 
-def should_fetch(state_path: Path, now: float, *, every: int = FETCH_EVERY) -> bool:
-    """True when no attempt is recorded in ``state_path``, the last one is ``every`` seconds old or
-    more, or it is dated over a minute after ``now`` (the clock went back: do not wait for it)."""
-    attempted = read_json_object(state_path).get("attempted")
+def should_fetch(where: Where, now: float, *, every: int = FETCH_EVERY) -> bool:
+    """True when no attempt is recorded (state ``fear_greed_attempt``), the last one is ``every`` seconds
+    old or more, or it is dated over a minute after ``now`` (the clock went back: do not wait for it)."""
+    return _due(_as_store(where).read(ATTEMPT), now, every)
+
+
+def _due(attempt: dict[str, Any], now: float, every: int = FETCH_EVERY) -> bool:
+    attempted = attempt.get("attempted")
     if not isinstance(attempted, int) or isinstance(attempted, bool):
         return True
     return not (now - every < attempted <= now + 60)
@@ -230,114 +154,139 @@ def state_path(path: Path) -> Path:
     return path.with_name(path.stem + ".state.json")
 
 
-def refresh(path: Path, url: str, policy: HttpPolicy, *, now: float | None = None) -> Refreshed:
+def _as_store(where: Where) -> StateStore:
+    """``where`` itself when it is a state store, else the data file ``where`` and its ``.state.json``."""
+    if isinstance(where, (str, os.PathLike)):
+        return FileStateStore({DATA: Path(where), ATTEMPT: state_path(Path(where))})
+    return where
+
+
+class _NotDue(Exception):
+    pass
+
+
+def refresh(where: Where, url: str, policy: HttpPolicy, *, now: float | None = None) -> Refreshed:
     """Fetch and merge the index if it is due, within what is left of the current minute.
 
     1. Too little of the minute left: ``deferred``, nothing claimed, nothing asked.
-    2. Under the sidecar lock: not due (an attempt less than FETCH_EVERY ago): ``not-due``; else claim
-       this attempt in the state file.
+    2. With no other writer in between (``StateStore.update``): not due (an attempt less than
+       FETCH_EVERY ago): ``not-due``; else claim this attempt (state ``fear_greed_attempt``).
     3. Ask for everything (nothing stored) or the last few days, check the payload.
-    4. Under the lock again: merge with what is stored now and replace the file.
+    4. Again with no other writer: merge with what is stored now and replace it (state ``fear_greed``).
 
-    Raises FearGreedError (the file is then as it was; the state file records the failure).
+    ``where``: a state store (the files, or PostgreSQL shared by every node) or the data file's path.
+    Raises FearGreedError (the data is then as it was; the attempt records the failure).
     """
+    store = _as_store(where)
     started = time.monotonic()
     now = time.time() if now is None else now
     budget = minute_budget(now)
     if budget < MIN_BUDGET:
         return Refreshed("deferred", budget=budget)
-    state = state_path(path)
+
+    def claim(attempt: dict[str, Any]) -> dict[str, Any]:
+        if not _due(attempt, now):
+            raise _NotDue  # nothing written
+        return _attempt(now, "started")
+
     try:
-        with _lock(path):
-            if not should_fetch(state, now):
-                return Refreshed("not-due")
-            _write_state(state, now, "started", strict=True)
+        store.update(ATTEMPT, claim)
+    except _NotDue:
+        return Refreshed("not-due")
     except (StoreError, OSError) as e:
-        raise FearGreedError(f"claiming the hourly fetch in {state}: {e}", kind="store") from e
+        raise FearGreedError(f"claiming the hourly fetch in {store!r}: {e}", kind="store") from e
+    sizes: list[int] = []
     try:
-        limit = fetch_limit(read(path), now)
+        limit = fetch_limit(read(store), now)
         left = max(0.2, budget - (time.monotonic() - started))
         days = fetch(url, policy, limit=limit, now=now, budget=left)
-        with _lock(path):
-            stored = read(path)
+
+        def merge_in(current: dict[str, Any]) -> dict[str, Any]:
+            stored = _parse(current, True, repr(store))
             old = stored.days if stored else ()
             merged = merge(old, days)
-            write(path, merged, int(now))
+            sizes[:] = [len(old), len(merged)]
+            return _body(merged, int(now))
+
+        store.update(DATA, merge_in)
     except FearGreedError as e:
-        _write_state(state, now, "error", e)
+        _write_state(store, now, "error", e)
         raise
     except (StoreError, OSError) as e:
-        error = FearGreedError(f"writing {path}: {e}", kind="store")
-        _write_state(state, now, "error", error)
+        error = FearGreedError(f"writing {store!r}: {e}", kind="store")
+        _write_state(store, now, "error", error)
         raise error from e
-    _write_state(state, now, "ok")
-    return Refreshed("fetched", limit, len(days), len(merged) - len(old), len(merged))
+    _write_state(store, now, "ok")
+    return Refreshed("fetched", limit, len(days), sizes[1] - sizes[0], sizes[1])
 
 
-def _lock(path: Path) -> FileLock:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(path.with_name(path.name + ".lock"), 2.0)
-
-
-def _write_state(
-    state: Path, now: float, outcome: str, error: FearGreedError | None = None, *, strict: bool = False
-) -> None:
-    """Record the attempt. Only the claim is ``strict`` (raises OSError): without it recorded, every
-    minute would ask again. Later writes log a failure and go on: the data file is what matters."""
-    body = {
+def _attempt(now: float, outcome: str, error: FearGreedError | None = None) -> dict[str, Any]:
+    return {
         "attempted": int(now),
         "outcome": outcome,
         "error_class": error.kind if error else None,
         "error": str(error) if error else None,
     }
+
+
+def _write_state(store: StateStore, now: float, outcome: str, error: FearGreedError | None = None) -> None:
+    """Record how the claimed attempt ended; a failure is logged (the data is what matters)."""
     try:
-        write_json_atomic(state, body)
-    except OSError as e:
-        if strict:
-            raise
-        logger.warning("could not write %s: %s", state, e)
+        store.write(ATTEMPT, _attempt(now, outcome, error))
+    except (OSError, StoreError) as e:
+        logger.warning("could not record the fear-greed attempt in %r: %s", store, e)
 
 
-def write(path: Path, days: list[Day], updated: int) -> None:
-    """Replace ``path`` with ``days`` (oldest first, one per day) fetched at ``updated``: atomically and
-    durably (raises OSError). Call under the sidecar lock when other writers may run (``refresh`` does)."""
-    body = {"format": 1, "source": "alternative.me", "updated": updated, "days": days}
-    write_bytes_atomic(path, (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+def _body(days: list[Day], updated: int) -> dict[str, Any]:
+    return {"format": 1, "source": "alternative.me", "updated": updated, "days": days}
+
+
+def write(where: Where, days: list[Day], updated: int) -> None:
+    """Replace the stored days with ``days`` (oldest first, one per day) fetched at ``updated``, atomically
+    and durably (raises OSError or StoreError). ``refresh`` merges under the store's lock instead."""
+    _as_store(where).write(DATA, _body(days, updated))
 
 
 # -- reading ---------------------------------------------------------------------------------------------
 
-#: path -> ((inode, size, mtime_ns), Stored): web workers parse the file again only when it was replaced.
-_cache: dict[str, tuple[tuple[int, int, int], Stored | None]] = {}
+#: store -> (stamp, Stored): web workers parse the value again only when it was replaced.
+_cache: dict[str, tuple[Any, Stored | None]] = {}
 
 
-def read(path: Path) -> Stored | None:
-    """The stored days, or None when there is no file or no valid day in it. Never raises on bad data:
-    entries of the wrong shape are left out (and logged once per version of the file)."""
+def read(where: Where) -> Stored | None:
+    """The stored days, or None when there are none or no valid day among them. Never raises on bad data:
+    entries of the wrong shape are left out (and logged once per version of the value). One ``stat`` (or
+    one indexed row lookup) while the value is unchanged."""
+    store = _as_store(where)
     try:
-        st = os.stat(path)
-    except OSError:
+        stamp = store.stamp(DATA)
+    except (OSError, StoreError):
         return None
-    key = (st.st_ino, st.st_size, st.st_mtime_ns)
-    cached = _cache.get(str(path))
-    if cached is not None and cached[0] == key:
+    if stamp is None:
+        return None
+    key = store.path(DATA) if isinstance(store, FileStateStore) else repr(store)
+    cached = _cache.get(str(key))
+    if cached is not None and cached[0] == stamp:
         return cached[1]
-    raw = read_json_object(path)
+    result = _parse(store.read(DATA), True, str(key))
+    _cache[str(key)] = (stamp, result)
+    return result
+
+
+def _parse(raw: dict[str, Any], exists: bool, name: str) -> Stored | None:
     entries = raw.get("days") if isinstance(raw.get("days"), list) else []
     by_date = {d["date"]: d for d in entries if _valid_day(d)}
-    if not entries and st.st_size:
-        logger.warning("%s holds no list of days: not a file this module wrote; ignored", path)
+    if not entries and exists and raw:
+        logger.warning("%s holds no list of days: not what this module writes; ignored", name)
     elif len(by_date) < len(entries):
-        logger.warning("%s: left out %d malformed or repeated entries", path, len(entries) - len(by_date))
+        logger.warning("%s: left out %d malformed or repeated entries", name, len(entries) - len(by_date))
     updated = raw.get("updated")
-    result = None
-    if by_date:
-        result = Stored(
-            updated=updated if isinstance(updated, int) and not isinstance(updated, bool) else 0,
-            days=tuple(by_date[d] for d in sorted(by_date)),
-        )
-    _cache[str(path)] = (key, result)
-    return result
+    if not by_date:
+        return None
+    return Stored(
+        updated=updated if isinstance(updated, int) and not isinstance(updated, bool) else 0,
+        days=tuple(by_date[d] for d in sorted(by_date)),
+    )
 
 
 def _valid_day(d: Any) -> bool:
@@ -354,9 +303,9 @@ def _valid_day(d: Any) -> bool:
     )
 
 
-def has_data(path: Path) -> bool:
-    """Whether ``path`` holds at least one valid day: one ``stat`` while the file is unchanged."""
-    return read(path) is not None
+def has_data(where: Where) -> bool:
+    """Whether at least one valid day is stored: one ``stat`` (or row lookup) while it is unchanged."""
+    return read(where) is not None
 
 
 def recent(stored: Stored, days: int, now: float) -> list[Day]:

@@ -18,8 +18,8 @@ from prometheus_client.registry import Collector
 
 from .bucketstore import BucketStore
 from .recordstore import RecordStore
-from .sharedfiles import counted, read_json_object, read_last_run
-from .statestore import StateStore
+from .sharedfiles import counted, read_last_run
+from .statestore import StateStore, as_state
 
 
 def _num(value: Any) -> float | None:
@@ -40,7 +40,7 @@ class LiqsiteCollector(Collector):
         self,
         store: RecordStore,
         state: StateStore,
-        alert_state_file: Path | None = None,
+        alert_state_file: StateStore | Path | None = None,
         *,
         source_url: str | None = None,
         buckets: BucketStore | None = None,
@@ -122,6 +122,7 @@ class LiqsiteCollector(Collector):
             "liqsite_alert_sends", "Alert messages sent, by outcome and channel", labels=["outcome", "channel"]
         )
         if self.alert_state_file is not None:
-            for outcome, channel, n in counted(read_json_object(self.alert_state_file).get("sends")):
+            alerts = as_state(self.alert_state_file, "alerts").read("alerts")
+            for outcome, channel, n in counted(alerts.get("sends")):
                 sends.add_metric([outcome, channel], n)
         yield sends

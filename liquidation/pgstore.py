@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -188,7 +189,22 @@ class PgStateStore:
         except DatabaseError as e:
             raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e
 
+    def stamp(self, name: str) -> Any:
+        """The row's ``updated_at`` (every write sets it), or None."""
+        try:
+            return State.objects.using(self.using).filter(name=name).values_list("updated_at", flat=True).first()
+        except DatabaseError as e:
+            raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e
+
     def update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        with self.locked(name) as value:
+            new = change(dict(value))
+            value.clear()
+            value.update(new)
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[dict[str, Any]]:
+        """The row locked (``SELECT … FOR UPDATE``: other writers wait) for the block's transaction."""
         try:
             with transaction.atomic(using=self.using):
                 rows = State.objects.using(self.using)
@@ -198,7 +214,9 @@ class PgStateStore:
                     current = json.loads(row.value)
                 except ValueError:
                     current = {}
-                row.value = json.dumps(change(current if isinstance(current, dict) else {}))
+                value = current if isinstance(current, dict) else {}
+                yield value
+                row.value = json.dumps(value)
                 row.save(update_fields=["value", "updated_at"])
         except DatabaseError as e:
             raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e

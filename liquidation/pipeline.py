@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from . import feargreed
@@ -56,7 +55,7 @@ class Minute:
     events: Callable[[], Any]  # the event store the daily prune trims (conf.get_events)
     keep_days: int = 0
     fear_greed_url: str = ""
-    fear_greed_file: Path | None = None
+    fear_greed_store: Any = None  # where the index is kept (conf.fear_greed_store(): a state store, or a path)
     pruned_on: str = field(default="", init=False)
 
     def run(self, *, dry_run: bool = False) -> Outcome:
@@ -120,10 +119,10 @@ class Minute:
 
     def fear_greed(self) -> None:
         """Refresh the Fear & Greed Index when due (hourly), within what is left of this minute."""
-        if not self.fear_greed_url or self.fear_greed_file is None:
+        if not self.fear_greed_url or self.fear_greed_store is None:
             return
         try:
-            result = feargreed.refresh(self.fear_greed_file, self.fear_greed_url, self.policy)
+            result = feargreed.refresh(self.fear_greed_store, self.fear_greed_url, self.policy)
         except feargreed.FearGreedError as e:
             logger.error("fear-greed failed (%s): %s; nothing written, next try in an hour", e.kind, e)
         except Exception as e:  # a bug here must not cost the collection its exit status or the loop

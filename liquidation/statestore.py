@@ -11,7 +11,8 @@ still works where a test or a tool has one.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,7 +31,16 @@ class StateStore(Protocol):
         """Replace ``name`` whole (readers see the old value or the new one, never a mix)."""
 
     def update(self, name: str, change: Change) -> None:
-        """Replace ``name`` with ``change(current)``, with no other writer in between."""
+        """Replace ``name`` with ``change(current)``, with no other writer in between. When ``change``
+        raises, nothing is written and the exception propagates."""
+
+    def locked(self, name: str) -> AbstractContextManager[dict[str, Any]]:
+        """``with store.locked(name) as value:`` change ``value`` in place; it is saved when the block ends
+        without an exception, and no other writer of ``name`` runs in between (keep the block short)."""
+
+    def stamp(self, name: str) -> Any:
+        """A cheap token that changes whenever ``name`` is written (None: never written), so readers can
+        keep a parsed value until it does."""
 
 
 class FileStateStore:
@@ -60,11 +70,27 @@ class FileStateStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, value)
 
+    def stamp(self, name: str) -> Any:
+        try:
+            st = os.stat(self.path(name))
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def update(self, name: str, change: Change) -> None:
+        with self.locked(name) as value:
+            new = change(dict(value))
+            value.clear()
+            value.update(new)
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[dict[str, Any]]:
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(path.with_name(path.name + ".lock"), 5.0):
-            write_json_atomic(path, change(read_json_object(path)))
+        with FileLock(path.with_name(path.name + ".lock"), 10.0):
+            value = read_json_object(path)
+            yield value
+            write_json_atomic(path, value)
 
 
 def as_state(where: StateStore | str | os.PathLike[str], name: str) -> StateStore:

@@ -10,11 +10,13 @@ import time
 
 import pytest
 
+from liquidation.http import HttpPolicy
 from liquidation.records import build_record, to_line
 from liquidation.recordstore import DuplicateMinute, RecordStore
 from liquidation.store import JsonlStore
 from tests.conftest import FIXTURES, PROJECT, run_manage, subprocess_env
 
+POLICY = HttpPolicy(connect_timeout=1, read_timeout=1, retries=0, backoff=0.01, deadline=5)
 T0 = 1796090400  # a whole minute (2026-12-01 10:00 UTC)
 LEGACY = FIXTURES / "legacy" / "liquidation_1h.jsonl"
 
@@ -86,6 +88,7 @@ def test_lines_are_the_stored_bytes_and_keep_their_json_types(store, tmp_path):
 APPEND = """
 import sys, time
 from liquidation.conf import get_store
+from liquidation.http import HttpPolicy
 from liquidation.records import build_record, to_line
 from liquidation.recordstore import DuplicateMinute
 t = int(sys.argv[1]); start = float(sys.argv[2])
@@ -215,7 +218,8 @@ def state(request, tmp_path):
     from liquidation.statestore import FileStateStore
 
     if request.param == "files":
-        return FileStateStore({"last_run": tmp_path / "last_run.json", "streams": tmp_path / "events" / "status.json"})
+        paths = {"last_run": tmp_path / "last_run.json", "streams": tmp_path / "events" / "status.json"}
+        return FileStateStore(paths, folder=tmp_path / "events")
     request.getfixturevalue("pg_store")  # the database, emptied
     from liquidation.pgstore import PgStateStore
 
@@ -239,6 +243,42 @@ def test_the_last_run_is_written_and_read_through_the_state(state):
     run = read_last_run(state)
     assert (run["outcome"], run["error_class"], run["last_success"]) == ("error", "http-status", 1795629460)
     assert sorted(run["counts"]) == [("error", "panic-api", 1.0), ("ok", "panic-api", 1.0)]
+
+
+def test_a_locked_block_saves_on_success_only_and_stamps_change(state):
+    assert state.stamp("alerts") is None
+    with state.locked("alerts") as value:
+        value["sends"] = {"ok": {"webhook": 1}}
+    first = state.stamp("alerts")
+    assert first is not None and state.read("alerts") == {"sends": {"ok": {"webhook": 1}}}
+    with pytest.raises(RuntimeError), state.locked("alerts") as value:
+        value["sends"] = "lost"
+        raise RuntimeError("the block failed")
+    assert state.read("alerts") == {"sends": {"ok": {"webhook": 1}}}  # nothing of the failed block saved
+    time.sleep(0.01)
+    state.update("alerts", lambda v: {**v, "rules": {}})
+    assert state.stamp("alerts") != first
+
+
+def test_alert_state_and_the_fear_greed_index_live_in_the_state(state, upstream, tmp_path):
+    from liquidation import feargreed
+    from liquidation.alerts import AlertConfig, Rule, evaluate
+    from liquidation.feargreed_payload import Day
+
+    store = JsonlStore(tmp_path / "records.jsonl")
+    store.append(rec(0, 300.0), now=T0 + 60)
+    config = AlertConfig(rules=[Rule("h1", "h1_threshold", 1.0, 0.5, 60)], channels=[], state_file=state)
+    assert [e.kind for e in evaluate(config, store, now=T0 + 60)] == ["fired"]
+    assert evaluate(config, store, now=T0 + 120) == []  # the fired state was kept in the state store
+    assert "h1" in str(state.read("alerts"))
+
+    assert not feargreed.has_data(state)
+    feargreed.write(state, [Day(date="2026-12-01", ts=T0 - 36000, value=40, classification="Fear")], T0)
+    assert feargreed.has_data(state) and feargreed.read(state).days[0]["value"] == 40
+    assert feargreed.should_fetch(state, T0)
+    state.write(feargreed.ATTEMPT, {"attempted": T0 - 10})
+    assert not feargreed.should_fetch(state, T0)
+    assert feargreed.refresh(state, upstream.url("/fng/"), POLICY, now=T0).outcome == "not-due"  # claimed once
 
 
 UPDATE = """

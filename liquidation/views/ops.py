@@ -39,7 +39,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         LiqsiteCollector(
             get_store(),
             state_store(),
-            settings.LIQUIDATION_ALERT_STATE_FILE,
+            state_store(),  # holds the alert state too
             source_url=redact_url(url) if token and url else None,
             buckets=get_buckets(),
         )

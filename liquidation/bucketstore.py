@@ -298,6 +298,14 @@ class BucketStore:
         lines = [dumps({k: v for k, v in vars(m).items() if v is not None}) for m in reversed(marks)]
         write_bytes_atomic(self.folds_path, b"".join(lines))
 
+    def add_coverage(self, live: Mapping[int, list[str]]) -> None:
+        """Record that ``live[minute]`` venues were complete for those minutes (lines of the committed fold,
+        as a fold's coverage; [] says none was, which ``rebuild_day`` then keeps): how ``migrate_store``
+        brings a database's coverage into the files before ``rebuild_day`` recomputes the cells."""
+        with self._lock():
+            mark = self.mark() or Mark()
+            self._write(mark.seq, {m: {"x": {}, "c": {}, "live": names} for m, names in live.items()})
+
     def rebuild_day(self, events: EventStore, day: date, now: float | None = None) -> tuple[int, int]:
         """Recompute ``day``'s buckets from its event file (coverage kept from the old lines; a minute that
         had none is live for the venues with events in it), write them compacted, and move the fold

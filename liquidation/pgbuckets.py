@@ -152,6 +152,34 @@ class PgBucketStore:
             self._rows().filter(minute__in=ms, live__isnull=True).update(live=names, ver=ver)
         return sum(len(ms) for ms in by_names.values())
 
+    def coverage(self, start: int, end: int) -> dict[int, list[str]]:
+        """The minutes in ``[start, end]`` that have a bucket, and their live venues ([]: none written)."""
+        rows = self._rows().filter(minute__gte=start, minute__lte=end)
+        return {m: json.loads(live) if live else [] for m, live in rows.values_list("minute", "live")}
+
+    def import_coverage(self, live: Mapping[int, list[str]]) -> None:
+        """Set the coverage of minutes that have none yet (``migrate_store``: the files' coverage), and count
+        a fold, so readers see the buckets as available."""
+        ver = time.time_ns()
+        by_names: dict[str, list[int]] = {}
+        for m, names in live.items():
+            if names:
+                by_names.setdefault(_dumps(sorted(names)), []).append(m)
+        try:
+            for names, ms in by_names.items():
+                for i in range(0, len(ms), 2000):
+                    part = ms[i : i + 2000]
+                    self._rows().bulk_create(
+                        [Bucket(minute=m, live=names, ver=ver) for m in part], ignore_conflicts=True
+                    )
+                    self._rows().filter(minute__in=part, live__isnull=True).update(live=names, ver=ver)
+            started = self._db_now()
+        except DatabaseError as e:
+            raise StoreError(f"PostgreSQL buckets: {e.__class__.__name__}: {e}") from e
+        self.state.update(
+            FOLDS, lambda cur: {**cur, "seq": (cur.get("seq") or 0) + 1, "since": cur.get("since", started)}
+        )
+
     def rebuild(self, events: Any, since: date | None = None, progress: Callable[[str], Any] = print) -> str:
         """Recompute every minute with events (from ``since``), day by day; coverage is kept."""
         rows = Event.objects.using(self.using)

@@ -72,7 +72,9 @@ def _answers(events, store) -> dict:
         "coins": _rounded(reader.minutes("coins", DAY_S, DAY_S + 86340)),
         "total": _rounded(reader.total("venues", DAY_S, DAY_S + 86340)),
         "coin_total": _rounded(reader.total("coins", DAY_S + 5400, DAY_S + 50000)),
-        "day": _rounded(reader.day_total("venues", DAY)),
+        # A rebuilt (compacted) file day records its venue total with the coin cells too; bars read coins
+        # from the coin table, so only the venue cells and coverage are compared.
+        "day": _rounded({k: v for k, v in reader.day_total("venues", DAY).items() if k != "c"}),
         "summary": _rounded(summary(reader, "24h", now, f)),
         "bars": _rounded(bars(reader, DAY_S, DAY_S + 86400, "1h", "exchange", now, f)),
         "coin_bars": _rounded(bars(reader, DAY_S - 86400, DAY_S + 86400, "1d", "coin", now, Filters(coin="BTC"))),
@@ -175,3 +177,21 @@ def test_the_event_line_is_stored_whole(pg_depth):
     events.append([e])
     row = Event.objects.using(events.using).get()
     assert json.loads(row.line) == e and (row.coin, row.usd) == ("PEPE", 12.5)
+
+
+def test_migrate_store_moves_events_buckets_and_coverage_both_ways(tmp_path, pg_depth):
+    from liquidation import storemigrate
+
+    files = EventStore(tmp_path / "events", load_keys=True), BucketStore(tmp_path / "events" / "buckets")
+    _layered(*files)
+    files[1].fold(files[0], ALL_LIVE, at(12, 31))
+    said: list[str] = []
+    assert storemigrate.events_to_postgresql(*files, *pg_depth, said.append) == 116
+    assert storemigrate.events_to_postgresql(*files, *pg_depth, said.append) == 0  # idempotent
+    expected = _answers(*files)
+    assert _answers(*pg_depth) == expected
+    back = EventStore(tmp_path / "back", load_keys=False), BucketStore(tmp_path / "back" / "buckets")
+    assert storemigrate.events_to_jsonl(*pg_depth, *back, said.append) == 116
+    assert storemigrate.events_to_jsonl(*pg_depth, *back, said.append) == 0
+    assert _answers(*back) == expected
+    assert any("2026-10-09" in line for line in said)

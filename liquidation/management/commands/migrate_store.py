@@ -11,15 +11,20 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from liquidation import storemigrate
+from liquidation.bucketstore import BucketStore
 from liquidation.durable import StoreError
-from liquidation.pgstore import PgRecordStore
+from liquidation.eventstore import EventStore
+from liquidation.pgbuckets import PgBucketStore
+from liquidation.pgevents import PgEventStore
+from liquidation.pgstore import PgRecordStore, PgStateStore
 from liquidation.store import JsonlStore
 
 
 class Command(BaseCommand):
     help = (
-        "Move the records between the JSONL file (LIQUIDATION_DATA_FILE) and PostgreSQL (DATABASE_URL), "
-        "whatever LIQUIDATION_STORE says. Idempotent and resumable; lines move byte for byte."
+        "Move the records (LIQUIDATION_DATA_FILE), events and minute buckets (LIQUIDATION_EVENTS_DIR) between the "
+        "files and PostgreSQL (DATABASE_URL), whatever LIQUIDATION_STORE says. Idempotent and resumable; record "
+        "lines move byte for byte."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,13 +42,22 @@ class Command(BaseCommand):
                     sys.stderr.write("\n")
                 sys.stderr.flush()
 
+        def say(text: str) -> None:
+            if show:
+                self.stderr.write(text)
+
         jsonl, pg = JsonlStore(settings.LIQUIDATION_DATA_FILE), PgRecordStore()
+        folder = settings.LIQUIDATION_EVENTS_DIR
+        events, buckets = EventStore(folder, load_keys=False), BucketStore(folder / "buckets")
+        pg_events, pg_buckets = PgEventStore(), PgBucketStore(PgStateStore())
         try:
             if to == "postgresql":
                 moved = storemigrate.to_postgresql(jsonl, pg, progress)
+                new_events = storemigrate.events_to_postgresql(events, buckets, pg_events, pg_buckets, say)
             else:
                 moved = storemigrate.to_jsonl(pg, jsonl, progress)
+                new_events = storemigrate.events_to_jsonl(pg_events, pg_buckets, events, buckets, say)
         except (StoreError, DatabaseError, OSError) as e:
             raise CommandError(f"{e.__class__.__name__}: {e}; nothing already moved is lost: run it again") from e
         where = "PostgreSQL" if to == "postgresql" else settings.LIQUIDATION_DATA_FILE
-        return f"{moved.offered} records read, {moved.written} new in {where}"
+        return f"{moved.offered} records read, {moved.written} new in {where}; {new_events} events new"

@@ -149,7 +149,7 @@ def http_section(http: dict, note: str = "") -> list[str]:
     ]
 
 
-BACKENDS_HEADING = "## Records backends: JSONL beside PostgreSQL"
+BACKENDS_HEADING = "## Store backends: JSONL beside PostgreSQL"
 
 
 def backends_section(backends: dict, note: str = "") -> list[str]:
@@ -158,7 +158,8 @@ def backends_section(backends: dict, note: str = "") -> list[str]:
 
     days = backends.get("records", 0) / 1440
     return [
-        f"{BACKENDS_HEADING} ({backends.get('records', 0):,} minute records, {days:g} day{'s' if days != 1 else ''}, shaped like the keyless "
+        f"{BACKENDS_HEADING} ({backends.get('records', 0):,} minute records, {days:g} day{'s' if days != 1 else ''}, "
+        f"and {backends.get('events', 0):,} liquidation events of 24 h folded into minute buckets, shaped like the keyless "
         f"source's; gunicorn with 2 workers, wrk 2 threads × 32 connections, {backends.get('seconds')} s each, "
         f"median of {backends.get('rounds', 1)} alternating round{'s' if backends.get('rounds', 1) != 1 else ''}, "
         "throttling and the response cache off)",
@@ -180,7 +181,7 @@ def backends_section(backends: dict, note: str = "") -> list[str]:
         *http_rows(backends.get("results", {})),
         "",
         APPEND_HEADER,
-        *append_rows(backends.get("appends", {})),
+        *append_rows(backends.get("appends", {}), backends.get("folds", {})),
         "",
         *backends.get("targets", []),
         "",

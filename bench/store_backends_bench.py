@@ -30,7 +30,6 @@ No timing is asserted: a target not met is printed as MISSED.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -38,104 +37,25 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pgtools import durable_pg, get, gunicorn_master, psql, tree_cpu  # noqa: E402
 from bench.server import gunicorn, report  # noqa: E402
-from tests.pgserver import PgServer, _bin, pg_server  # noqa: E402
 
 LATEST = "/api/liquidation-1h/latest"
 HISTORY_24H = "/api/liquidation-1h/history?limit=1440"
-ENDPOINTS = {"GET latest": LATEST, "GET history 24 h (`?limit=1440`)": HISTORY_24H}
+DEPTH = {
+    "GET summary 24 h": "/api/liquidation-1h/summary?window=24h",
+    "GET bars 24 h by exchange (5 m)": "/api/liquidation-1h/bars?by=exchange",
+    "GET tape (50 newest)": "/api/liquidation-1h/tape?limit=50",
+}
+ENDPOINTS = {"GET latest": LATEST, "GET history 24 h (`?limit=1440`)": HISTORY_24H, **DEPTH}
 BACKENDS = ("JSONL", "PostgreSQL")
 TARGET = 0.5
 CACHE_HEADER = "X-Liqsite-Cache"  # what liquidation/respcache.py adds to an answer it served or kept
-
-
-def _as_postgres() -> list[str]:
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # as tests/pgserver.py does
-
-
-def psql(server: PgServer, database: str, sql: str) -> str:
-    command = [_bin("psql"), "-h", server.host, "-p", str(server.port), "-U", "liqsite", "-d", database]
-    return subprocess.run([*command, "-tAqc", sql], check=True, capture_output=True, text=True).stdout.strip()
-
-
-@contextmanager
-def durable_pg() -> Iterator[PgServer]:
-    """``tests/pgserver.py``'s server, restarted with its test-only ``fsync=off`` and ``full_page_writes=off``
-    dropped (PostgreSQL's defaults: a commit returns once its WAL is on disk)."""
-    with pg_server() as server:
-        options = f"-h {server.host} -p {server.port} -k {server.directory}"
-        data, log = server.directory / "data", server.directory / "server.log"
-        subprocess.run(
-            [*_as_postgres(), _bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "restart"],
-            check=True,
-            capture_output=True,
-        )
-        yield server
-
-
-# -- CPU time of a process tree (robust to a busy neighbour, unlike req/s) ----------------------------
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str]:
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds used by ``root`` and all its descendants, living or reaped (a parent's cutime and
-    cstime hold its reaped children's): gunicorn's master and workers, PostgreSQL's postmaster and backends."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            f = _stat(pid)
-        except OSError:
-            continue
-        # utime, stime (fields 14, 15), plus cutime, cstime (16, 17) of the root only: a living child's
-        # reaped children are counted in it, and the walk reaches every living descendant itself.
-        total += int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if pid == root else 0)
-        todo.extend(children.get(pid, []))
-    return total / TICK
-
-
-def gunicorn_master(base: str) -> int:
-    """The pid of the gunicorn master serving ``base`` (its workers are its children)."""
-    bind = base.removeprefix("http://")
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                args = (entry / "cmdline").read_bytes().split(b"\0")
-                parent = int(_stat(int(entry.name))[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if b"gunicorn" in b" ".join(args) and bind.encode() in args:
-                found.append((int(entry.name), parent))
-    pids = {pid for pid, _ in found}
-    return next(pid for pid, parent in found if parent not in pids)
-
-
-def get(base: str, path: str) -> tuple[dict, dict[str, str]]:
-    request = urllib.request.Request(base + path, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read()), dict(response.headers)
 
 
 def same_answers(bases: dict[str, str]) -> dict[str, object]:
@@ -155,6 +75,13 @@ def same_answers(bases: dict[str, str]) -> dict[str, object]:
     jsonl, pg = (seen[b] for b in BACKENDS)
     if jsonl != pg:
         sys.exit("the JSONL and PostgreSQL sites answer differently: not the same records")
+    for name, path in DEPTH.items():
+        for _ in range(3):  # windows end now: a minute may turn between the two requests
+            answers = [get(bases[b], path)[0] for b in BACKENDS]
+            if answers[0] == answers[1] and answers[0].get("available") is not False:
+                break
+        else:
+            sys.exit(f"{name}: the JSONL and PostgreSQL sites answer differently (or keep no buckets)")
     return {"history_count": jsonl[2], "latest_timestamp": jsonl[0]["timestamp"]}
 
 
@@ -162,6 +89,53 @@ def manage(env: dict[str, str], *args: str) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, check=True)
     return time.perf_counter() - started
+
+
+def fold_costs(events_dir: Path, minutes: int, per_minute: int) -> dict[str, dict]:
+    """Milliseconds of one collection's event work on each backend: store a minute of ``per_minute`` new
+    events (as the listener does) and fold them into the buckets (as the collector does), for ``minutes``
+    minutes after the stored day, alternating backends."""
+    import django
+
+    django.setup()
+    from liquidation.bucketstore import BucketStore
+    from liquidation.eventstore import EventStore
+    from liquidation.pgbuckets import PgBucketStore
+    from liquidation.pgevents import PgEventStore
+    from liquidation.pgstore import PgStateStore
+
+    stores = {
+        "JSONL": (EventStore(events_dir), BucketStore(events_dir / "buckets")),
+        "PostgreSQL": (PgEventStore(), PgBucketStore(PgStateStore())),
+    }
+    live = {"binance": 0, "bybit": 0, "okx": 0}
+    first = int(time.time()) // 60 * 60 + 60
+    times: dict[str, list[float]] = {b: [] for b in BACKENDS}
+    for i in range(minutes):
+        m = first + 60 * i
+        batch = [
+            {
+                "exchange": "okx",
+                "symbol": f"C{j % 40}-USDT-SWAP",
+                "ts_ms": m * 1000 + j * 7,
+                "side": "long",
+                "qty": 1.0,
+                "price": 10.0 + j,
+                "usd": 10.0 + j,
+            }
+            for j in range(per_minute)
+        ]
+        for backend in BACKENDS:
+            events, buckets = stores[backend]
+            started = time.perf_counter()
+            events.append(batch)
+            buckets.fold(events, live, m + 61)
+            times[backend].append((time.perf_counter() - started) * 1000)
+    return {b: _summary(t) for b, t in times.items()}
+
+
+def _summary(t: list[float]) -> dict:
+    return {"n": len(t), "median_ms": statistics.median(t), "p95_ms": sorted(t)[max(0, round(0.95 * len(t)) - 1)]}
 
 
 def append_costs(data: Path, records: list[dict]) -> dict[str, dict]:
@@ -229,17 +203,19 @@ def http_rows(results: dict) -> list[str]:
     return rows
 
 
-def append_rows(appends: dict) -> list[str]:
-    j, p = appends.get("JSONL"), appends.get("PostgreSQL")
-    if not (j and p):
-        return []
-    return [
-        f"| `append(record)`, {j['n']} records | {j['median_ms']:.2f} | {j['p95_ms']:.2f} | {p['median_ms']:.2f} "
-        f"| {p['p95_ms']:.2f} | {p['median_ms'] / j['median_ms']:.2f}× |"
-    ]
+def append_rows(appends: dict, folds: dict | None = None) -> list[str]:
+    rows = []
+    for what, costs in (("`append(record)`", appends), ("store a minute of events + fold", folds or {})):
+        j, p = costs.get("JSONL"), costs.get("PostgreSQL")
+        if j and p:
+            rows.append(
+                f"| {what}, {j['n']} minutes | {j['median_ms']:.2f} | {j['p95_ms']:.2f} | {p['median_ms']:.2f} "
+                f"| {p['p95_ms']:.2f} | {p['median_ms'] / j['median_ms']:.2f}× |"
+            )
+    return rows
 
 
-def verdict_lines(results: dict, appends: dict) -> list[str]:
+def verdict_lines(results: dict, appends: dict, folds: dict | None = None) -> list[str]:
     lines = []
     for name in ENDPOINTS:
         j, p = results["JSONL"][name]["rps_2xx"], results["PostgreSQL"][name]["rps_2xx"]
@@ -251,7 +227,11 @@ def verdict_lines(results: dict, appends: dict) -> list[str]:
         j_cpu, p_cpu = cpu_ms(results["JSONL"][name]), cpu_ms(results["PostgreSQL"][name])
         lines.append(
             f"- {name.split(' (')[0].removeprefix('GET ')}: PostgreSQL {p:,.0f} req/s, JSONL {j:,.0f} req/s: "
-            f"{ratio:.2f}× (target ≥ {TARGET}×, response cache off): {'met' if ratio >= TARGET else 'MISSED'}"
+            + (
+                f"{ratio:.2f}× (target ≥ {TARGET}×, response cache off): {'met' if ratio >= TARGET else 'MISSED'}"
+                if name not in DEPTH
+                else f"{ratio:.2f}× (response cache off; no target)"
+            )
             + (f"; round by round {', '.join(each)}" if len(each) > 1 else "")
             + (
                 f"; CPU per request {p_cpu:.2f} ms against {j_cpu:.2f} ms ({j_cpu / p_cpu:.2f}×)"
@@ -269,6 +249,12 @@ def verdict_lines(results: dict, appends: dict) -> list[str]:
         f"- one collection's append: PostgreSQL {p['median_ms']:.2f} ms, JSONL {j['median_ms']:.2f} ms "
         f"(median of {j['n']}, each committed to disk before it returns)"
     )
+    if folds:
+        j, p = folds["JSONL"], folds["PostgreSQL"]
+        lines.append(
+            f"- one collection's events (store a minute of 150, fold): PostgreSQL {p['median_ms']:.2f} ms, "
+            f"JSONL {j['median_ms']:.2f} ms (median of {j['n']})"
+        )
     return lines
 
 
@@ -309,18 +295,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, durable_pg() as pg:
         t = Path(tmp)
-        data = t / "liquidation_1h.jsonl"
+        data, events_dir = t / "liquidation_1h.jsonl", t / "events"
         database_url = pg.create_database("liqsite_bench")
         # Before any Django import (bench.http_bench imports bench.store_bench, which sets Django up).
         os.environ.update(
             DJANGO_SETTINGS_MODULE="bench.bench_settings",
             DATABASE_URL=database_url,
             LIQUIDATION_DATA_FILE=str(data),
+            LIQUIDATION_EVENTS_DIR=str(events_dir),
             LIQSITE_DATA_DIR=tmp,
             LIQSITE_LOG_DIR=tmp,
             LIQUIDATION_API_RATE="off",
             LIQUIDATION_RESPONSE_CACHE="0",
         )
+        from bench.depth_data import simulate
         from bench.http_bench import wrk
         from bench.transfer_bench import realistic_records
         from liquidation.records import to_line
@@ -330,9 +318,14 @@ def main() -> None:
         data.write_bytes(b"".join(to_line(r) for r in records))
         stored = data.stat().st_size
         print(f"{len(records):,} records, {stored / 1e6:,.1f} MB ({time.perf_counter() - started:.1f} s)")
+        now_m = int(time.time()) // 60 * 60
+        n_events = 20_000 if args.quick else 200_000
+        made = simulate(events_dir, [(now_m - 86400, now_m, n_events)], seed=7, live_since=now_m - 90000)
+        print(f"{made['events']:,} events of 24 h stored and folded in {made['store_and_fold_s']:.1f} s")
         env = {**os.environ, "LIQUIDATION_STORE": "postgresql"}
         loaded = manage(env, "migrate", "-v", "0") + manage(env, "migrate_store", "--to", "postgresql", "-v", "0")
-        psql(pg, "liqsite_bench", "VACUUM ANALYZE liquidation_record")
+        for table in ("liquidation_record", "liquidation_event", "liquidation_bucket"):
+            psql(pg, "liqsite_bench", f"VACUUM ANALYZE {table}")
         in_db = int(psql(pg, "liqsite_bench", "SELECT count(*) FROM liquidation_record"))
         table_mb = int(psql(pg, "liqsite_bench", "SELECT pg_total_relation_size('liquidation_record')")) / 1e6
         pg_version = psql(pg, "postgres", "SHOW server_version")
@@ -367,14 +360,17 @@ def main() -> None:
 
         step = records[-1]["timestamp"] + appends * 60
         costs = append_costs(data, realistic_records(appends, step))
+        folds = fold_costs(events_dir, appends, 150)
 
-    for line in (HTTP_HEADER, *http_rows(results), "", APPEND_HEADER, *append_rows(costs), ""):
+    for line in (HTTP_HEADER, *http_rows(results), "", APPEND_HEADER, *append_rows(costs, folds), ""):
         print(line)
     report(
-        verdict_lines(results, costs),
+        verdict_lines(results, costs, folds),
         args.json,
         results=results,
         appends=costs,
+        folds=folds,
+        events=n_events,
         records=len(records),
         stored_bytes=stored,
         table_mb=table_mb,

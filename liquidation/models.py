@@ -73,13 +73,16 @@ class Bucket(models.Model):
     """One minute's bucket (``buckets``): the venue cells ``x`` and coin cells ``c`` as JSON, recomputed
     whole from the minute's events by every fold that sees a new event in it (so two collectors folding at
     once write the same thing), and ``live``, the venues complete for the minute (null: no coverage written
-    yet). ``ver`` changes on every write: readers keep parsed minutes until it does."""
+    yet). ``ver`` changes on every write: readers keep parsed minutes until it does. ``n`` and ``upto`` say
+    which events the cells hold (count, newest id): a fold skips a minute whose events still match them."""
 
     minute = models.BigIntegerField(primary_key=True, help_text="Unix s of the minute's start")
     x = models.TextField(default="{}")
     c = models.TextField(default="{}")
     live = models.TextField(null=True)
     ver = models.BigIntegerField(help_text="time.time_ns() of the last write")
+    n = models.BigIntegerField(default=0, help_text="Events the cells were folded from")
+    upto = models.BigIntegerField(default=0, help_text="The newest event id among them")
 
     class Meta:
         db_table = "liquidation_bucket"

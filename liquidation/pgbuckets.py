@@ -37,6 +37,9 @@ MARGIN = 120  # seconds of inserts read again by each fold (a transaction open a
 SPAN = 3 * 3600  # a refold reads the events of at most this many seconds at once
 HOUR = 3600
 MAX_MINUTES = 20_000  # parsed minutes kept per process (two weeks)
+SEQ_TTL = 1.0  # seconds a reader trusts the committed fold count it read
+_FOLDED_HERE = [0]  # writes to the buckets by this process: a reader here trusts nothing older
+SPAN_BACK = 2 * 86400 + 3600  # a read within this much of now loads all of it (a 24 h window and the one before)
 
 
 def _dumps(value: Any) -> str:
@@ -105,10 +108,13 @@ class PgBucketStore:
             return {**done, "at": int(now), "live": dict(live)}
 
         self.state.update(FOLDS, commit)
+        _FOLDED_HERE[0] += 1
         return FoldResult(seq=self.committed(), events=read, minutes=len(minutes) + covered)
 
-    def _refold(self, minutes: list[int]) -> int:
-        """Rewrite the cells of ``minutes`` from their events, a span of at most ``SPAN`` at a time."""
+    def _refold(self, minutes: list[int], *, changed_only: bool = True) -> int:
+        """Rewrite the cells of ``minutes`` from their events, a span of at most ``SPAN`` at a time; with
+        ``changed_only``, only the minutes whose event count or newest event id differ from what their
+        bucket was folded from (one grouped index scan tells), so refolding recent minutes costs little."""
         read = 0
         i = 0
         while i < len(minutes):
@@ -116,6 +122,22 @@ class PgBucketStore:
             while i + len(chunk) < len(minutes) and minutes[i + len(chunk)] - chunk[0] < SPAN:
                 chunk.append(minutes[i + len(chunk)])
             i += len(chunk)
+            span = Event.objects.using(self.using).filter(ts_ms__gte=chunk[0] * 1000, ts_ms__lt=(chunk[-1] + 60) * 1000)
+            stats = {
+                m * 60: (n, upto)
+                for m, n, upto in span.annotate(m=F("ts_ms") / 60_000)
+                .values("m")
+                .annotate(n=Count("id"), upto=Max("id"))
+                .values_list("m", "n", "upto")
+            }
+            if changed_only:
+                done = dict(
+                    (m, (n, upto))
+                    for m, n, upto in self._rows().filter(minute__in=chunk).values_list("minute", "n", "upto")
+                )
+                chunk = [m for m in chunk if stats.get(m, (0, 0)) != done.get(m)]
+                if not chunk:
+                    continue
             wanted = set(chunk)
             pairs = []
             span = Event.objects.using(self.using).filter(ts_ms__gte=chunk[0] * 1000, ts_ms__lt=(chunk[-1] + 60) * 1000)
@@ -126,12 +148,16 @@ class PgBucketStore:
             read += len(pairs)
             folded = buckets.fold(pairs)
             ver = time.time_ns()
+            _FOLDED_HERE[0] += 1
             cells = {m: folded.get(m, {}) for m in chunk}  # a minute whose events were deleted is a zero
             fresh = [
-                Bucket(minute=m, x=_dumps(b.get("x", {})), c=_dumps(b.get("c", {})), ver=ver) for m, b in cells.items()
+                Bucket(minute=m, x=_dumps(b.get("x", {})), c=_dumps(b.get("c", {})), ver=ver, n=n, upto=upto)
+                for m, b in cells.items()
+                for n, upto in [stats.get(m, (0, 0))]
             ]
+            fields = ["x", "c", "ver", "n", "upto"]
             self._rows().bulk_create(
-                fresh, batch_size=1000, update_conflicts=True, unique_fields=["minute"], update_fields=["x", "c", "ver"]
+                fresh, batch_size=1000, update_conflicts=True, unique_fields=["minute"], update_fields=fields
             )
         return read
 
@@ -158,8 +184,9 @@ class PgBucketStore:
         return {m: json.loads(live) if live else [] for m, live in rows.values_list("minute", "live")}
 
     def import_coverage(self, live: Mapping[int, list[str]]) -> None:
-        """Set the coverage of minutes that have none yet (``migrate_store``: the files' coverage), and count
-        a fold, so readers see the buckets as available."""
+        """Set the coverage of minutes that have none yet (``migrate_store``: the files' coverage), count a
+        fold (readers see the buckets as available) and move ``covered`` past them (the next fold writes the
+        coverage of later minutes only: an older minute without any was a gap, and stays one)."""
         ver = time.time_ns()
         by_names: dict[str, list[int]] = {}
         for m, names in live.items():
@@ -176,9 +203,14 @@ class PgBucketStore:
             started = self._db_now()
         except DatabaseError as e:
             raise StoreError(f"PostgreSQL buckets: {e.__class__.__name__}: {e}") from e
-        self.state.update(
-            FOLDS, lambda cur: {**cur, "seq": (cur.get("seq") or 0) + 1, "since": cur.get("since", started)}
-        )
+        newest = max((m for m, names in live.items() if names), default=None)
+
+        def commit(c: dict[str, Any]) -> dict[str, Any]:
+            known = [x for x in (c.get("covered"), newest) if isinstance(x, int)]
+            since = c.get("since", started)
+            return {**c, "seq": (c.get("seq") or 0) + 1, "since": since, "covered": max(known) if known else None}
+
+        self.state.update(FOLDS, commit)
 
     def rebuild(self, events: Any, since: date | None = None, progress: Callable[[str], Any] = print) -> str:
         """Recompute every minute with events (from ``since``), day by day; coverage is kept."""
@@ -186,6 +218,7 @@ class PgBucketStore:
         if since is not None:
             rows = rows.filter(ts_ms__gte=day_start(since) * 1000)
         try:
+            started = self._db_now()  # every event stored before this is refolded below
             minutes = sorted(
                 m * 60 for m in rows.annotate(m=F("ts_ms") / 60_000).values_list("m", flat=True).distinct()
             )
@@ -193,10 +226,16 @@ class PgBucketStore:
             for m in minutes:
                 days.setdefault(datetime.fromtimestamp(m, UTC).date(), []).append(m)
             for i, (day, ms) in enumerate(sorted(days.items()), 1):
-                n = self._refold(ms)
+                n = self._refold(ms, changed_only=False)
                 progress(f"{day}: {n:,} events → {len(ms):,} minutes ({i}/{len(days)})")
         except DatabaseError as e:
             raise StoreError(f"PostgreSQL buckets: {e.__class__.__name__}: {e}") from e
+
+        def commit(c: dict[str, Any]) -> dict[str, Any]:  # readers elsewhere read again; later folds start here
+            since = max(started, c["since"]) if isinstance(c.get("since"), (int, float)) else started
+            return {**c, "seq": (c.get("seq") or 0) + 1, "since": since}
+
+        self.state.update(FOLDS, commit)
         return f"rebuilt {len(days)} day(s)"
 
 
@@ -209,16 +248,48 @@ class PgBucketReader:
         self._minutes: OrderedDict[int, tuple[int, dict[str, buckets.Line]]] = OrderedDict()
         self._hours: dict[tuple[str, int], tuple[tuple[int, ...], buckets.Line]] = {}
         self._days: dict[tuple[str, date], tuple[tuple[int, int], buckets.Line]] = {}
+        self._seq: tuple[float, int, int] = (-1.0, 0, 0)  # (monotonic time read, committed fold, _FOLDED_HERE)
+        self._span: tuple[int, int, tuple[int, int], dict[int, tuple[int, dict[str, buckets.Line]]]] | None = None
 
     def committed(self) -> int:
-        return self.store.committed()
+        """The committed fold count, read at most once a ``SEQ_TTL`` (a 288-bar answer asks for it 576
+        times; a fold lands once a minute), or at once after a fold or rebuild in this process (the
+        collector reads the totals it just folded)."""
+        with self._lock:
+            read_at, seq, here = self._seq
+        if time.monotonic() - read_at < SEQ_TTL and here == _FOLDED_HERE[0]:
+            return seq
+        here = _FOLDED_HERE[0]
+        seq = self.store.committed()
+        with self._lock:
+            self._seq = (time.monotonic(), seq, here)
+        return seq
 
     def available(self) -> bool:
         return self.committed() > 0
 
     def _load(self, lo: int, hi: int) -> dict[int, tuple[int, dict[str, buckets.Line]]]:
-        """The minutes in ``[lo, hi]`` as ``{minute: (ver, {"venues": line, "coins": line})}``: versions from
-        one index scan, cells parsed only for minutes not cached at their version."""
+        """The minutes in ``[lo, hi]`` as ``{minute: (ver, {"venues": line, "coins": line})}``.
+
+        Buckets change only in a fold, so the span read last (at least the last ``SPAN_BACK`` seconds, which
+        windows and bars ending now ask for step after step) answers without a query until the committed
+        fold count moves; else the versions come from one index scan and only minutes not cached at their
+        version are parsed."""
+        seq = (self.committed(), _FOLDED_HERE[0])
+        with self._lock:
+            span = self._span
+        if span is not None and span[2] == seq and span[0] <= lo and hi <= span[1]:
+            rows = span[3]
+            return {m: rows[m] for m in range(-(-lo // 60) * 60, hi + 1, 60) if m in rows}
+        now_m = int(time.time()) // 60 * 60
+        if lo >= now_m - SPAN_BACK:
+            lo, hi = now_m - SPAN_BACK, max(hi, now_m + 60)
+        loaded = self._query(lo, hi)
+        with self._lock:
+            self._span = (lo, hi, seq, loaded)
+        return loaded
+
+    def _query(self, lo: int, hi: int) -> dict[int, tuple[int, dict[str, buckets.Line]]]:
         rows = self.store._rows().filter(minute__gte=lo, minute__lte=hi)
         vers = dict(rows.values_list("minute", "ver"))
         with self._lock:

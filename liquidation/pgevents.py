@@ -118,8 +118,9 @@ class PgEventStore:
         except DatabaseError as e:
             raise StoreError(f"PostgreSQL events: {e.__class__.__name__}: {e}") from e
 
-    def version(self) -> str:
-        """Changes whenever an event is stored (the tape's ETag): the newest row id."""
+    def version(self, now_ms: int = 0) -> str:
+        """Changes whenever an event is stored (the tape's ETag): the newest row id (``now_ms``: accepted
+        for the file store's signature, whose token is today's file size)."""
         newest = self._rows().order_by("-id").values_list("id", flat=True).first()
         return f"pg-{newest or 0}"
 

@@ -17,14 +17,18 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from django.db import DatabaseError, transaction
-from django.db.models import Max, Min
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Min
 
 from .models import Record, State
 from .records import minute_of, parse_line, to_line
 from .store import DuplicateMinute, StoreError
 
 BATCH = 2000
+VERSION_SQL = (  # PgRecordStore.version: the table is models.Record's
+    "SELECT (SELECT max(stored_at) FROM liquidation_record), (SELECT min(minute) FROM liquidation_record), "
+    "(SELECT line FROM liquidation_record ORDER BY minute DESC LIMIT 1)"
+)
 #: Parsed records kept per process, by their exact line: a stored line never changes, so it always parses to
 #: the same record (parsing was 24 of the 33 ms a 24 h history read took). Callers must not modify them,
 #: as with the JSONL store's cache. 5,000 covers three days of minutes in a few tens of MB.
@@ -41,6 +45,7 @@ class PgRecordStore:
 
     def __init__(self, using: str = "default") -> None:
         self.using = using
+        self._newest: str | None = None  # the newest line as version() read it, until latest() takes it
 
     def __repr__(self) -> str:
         return f"PgRecordStore(using={self.using!r})"
@@ -117,6 +122,11 @@ class PgRecordStore:
         return [_parsed(line) for line in lines]
 
     def latest(self) -> dict[str, Any] | None:
+        """The newest record; read with the version when ``version()`` ran on this instance (a view asks
+        for both: one round trip, and the record is the one the version names)."""
+        if self._newest is not None:
+            line, self._newest = self._newest, None
+            return _parsed(line) if line else None
         found = self.range(None, None, 1)
         return found[0] if found else None
 
@@ -153,10 +163,14 @@ class PgRecordStore:
         return self._rows().count()
 
     def version(self) -> str:
-        """Changes on every insert and delete: the newest write and the oldest row (two index lookups)."""
-        agg = self._rows().aggregate(written=Max("stored_at"), first=Min("minute"))
-        written = agg["written"].timestamp() if agg["written"] else 0
-        return f"pg-{written:.6f}-{agg['first']}"
+        """Changes on every insert and delete: the newest write and the oldest row (index lookups). The
+        newest record's line comes in the same statement and is kept for the next ``latest()``: the one
+        query on this table the ORM cannot say as one (three scalar subqueries) is written out."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(VERSION_SQL)
+            written, first, newest = cursor.fetchone()
+        self._newest = newest or ""
+        return f"pg-{written.timestamp() if written else 0:.6f}-{first}"
 
     def revision(self) -> str:
         """Changes when records already served may have changed: a prune (the oldest minute moves)."""

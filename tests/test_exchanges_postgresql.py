@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -101,3 +102,54 @@ def ws():
     server = WsServer().start()
     yield server
     server.stop()
+
+
+ASK = """
+import json, sys
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()  # the test client's host
+answers = {}
+for path in sys.argv[1:]:
+    response = Client().get(path, HTTP_ACCEPT="application/json")
+    answers[path] = [response.status_code, response.json()]
+print(json.dumps(answers))
+"""
+
+
+def test_the_depth_api_answers_alike_on_both_backends_after_migrate_store(tmp_path, pg_store, pg_url):
+    from liquidation.bucketstore import BucketStore
+    from liquidation.eventstore import EventStore
+    from tests.buckettools import ALL_LIVE, at
+    from tests.test_depth_contract import _layered
+
+    folder = tmp_path / "data" / "events"
+    events, buckets = EventStore(folder, load_keys=True), BucketStore(folder / "buckets")
+    _layered(events, buckets)
+    buckets.fold(events, ALL_LIVE, at(12, 31))
+    env = subprocess_env(tmp_path, DATABASE_URL=pg_url, LIQUIDATION_API_RATE="off", LIQUIDATION_RESPONSE_CACHE="0")
+    moved = subprocess.run(
+        [*MANAGE, "migrate_store", "--to", "postgresql"], env=env, cwd=PROJECT, capture_output=True, text=True
+    )
+    assert moved.returncode == 0 and "116 events new" in moved.stdout, moved.stderr
+    day = at(0, 0)
+    paths = [
+        f"/api/liquidation-1h/bars?by=exchange&step=1h&start_time={day}&end_time={day + 86399}",
+        f"/api/liquidation-1h/bars?by=coin&step=1d&start_time={day - 86400}&end_time={day + 86399}",
+        f"/api/liquidation-1h/tape?limit=20&before={(day + 13 * 3600) * 1000}",
+        f"/api/liquidation-1h/tape?limit=5&side=short&before={(day + 13 * 3600) * 1000}",
+    ]
+    answers = {}
+    for store in ("jsonl", "postgresql"):
+        child = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()\n" + ASK, *paths],
+            env={**env, "LIQUIDATION_STORE": store, "DJANGO_ALLOWED_HOSTS": "testserver"},
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+        )
+        assert child.returncode == 0, child.stderr
+        answers[store] = json.loads(child.stdout.splitlines()[-1])
+    for path in paths:
+        assert answers["jsonl"][path][0] == 200 and answers["jsonl"][path][1]["available"] is True, path
+        assert answers["postgresql"][path] == answers["jsonl"][path], path

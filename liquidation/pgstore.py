@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Min
 
 from .models import Record, State
@@ -67,15 +67,16 @@ class PgRecordStore:
         parse_line(line.encode())
         minute = minute_of(record["timestamp"])
         try:
-            with transaction.atomic(using=self.using):
-                self._rows().bulk_create(
-                    [Record(minute=minute, timestamp=record["timestamp"], line=line)], ignore_conflicts=True
-                )
-            stored = self._rows().filter(minute=minute).values_list("line", flat=True).first()
+            try:
+                with transaction.atomic(using=self.using):  # one INSERT: of two writers, exactly one succeeds
+                    self._rows().create(minute=minute, timestamp=record["timestamp"], line=line)
+                return
+            except IntegrityError:  # the minute's row exists (the other waited for its commit): not ours
+                stored = self._rows().filter(minute=minute).values_list("line", flat=True).first()
         except DatabaseError as e:
             raise StoreError(f"{self.describe()}: {e.__class__.__name__}: {e}".strip()) from e
-        if stored != line:
-            raise DuplicateMinute(parse_line(stored.encode()) if stored else record)
+        # Even a byte-identical record (two collectors, the same second and values) is the other's append.
+        raise DuplicateMinute(parse_line(stored.encode()) if stored else record)
 
     def import_lines(self, lines: Iterable[bytes]) -> tuple[int, int]:
         """Store raw JSON lines (each a valid record, as read from a JSONL file) byte for byte; minutes

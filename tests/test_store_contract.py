@@ -57,6 +57,14 @@ def test_a_second_record_for_a_minute_is_refused_and_the_first_kept(store):
     assert store.latest()["hour_1_amount"] == 100.0
 
 
+def test_the_same_record_twice_is_appended_once_and_refused_once(store):
+    """Two collectors in one second compute byte-identical records: one appends, the other is told."""
+    store.append(rec(0, 100.0), now=T0 + 600)
+    with pytest.raises(DuplicateMinute):
+        store.append(rec(0, 100.0), now=T0 + 600)
+    assert store.count() == 1
+
+
 def test_version_changes_on_every_append_and_revision_does_not(store):
     store.append(rec(0), now=T0 + 600)
     version, revision = store.version(), store.revision()

@@ -105,3 +105,18 @@ def secret_key_from_file(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(key + "\n")
     return key
+
+
+def alert_urls(value: str, base_dir: Path) -> list[str]:
+    """ALERT_URLS: Apprise URLs, comma- or newline-separated, or ``@/path/to/file`` (one per line; relative
+    to the project folder). An unreadable file stops start-up naming it."""
+    from liquidation.channels import split_urls  # the one parser of the list
+
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ImproperlyConfigured(f"ALERT_URLS=@{path}: cannot read it ({e.strerror})") from e
+    return split_urls(value)

@@ -23,7 +23,7 @@ from dotenv import load_dotenv
 
 from liqsite.caches import caches, redis_password
 from liqsite.databases import databases
-from liqsite.env import Env, secret_key_from_file
+from liqsite.env import Env, alert_urls, secret_key_from_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -198,6 +198,10 @@ FEAR_GREED_FILE = DATA_DIR / "fear_greed.json"
 # threshold is set). Channels are on when their URL / token is set.
 ALERT_RULES_FILE = env_path("ALERT_RULES_FILE", BASE_DIR / "alert-rules.json") if env_str("ALERT_RULES_FILE") else None
 ALERT_LANGUAGE = env_choice("ALERT_LANGUAGE", ("zh-hans", "en"), "zh-hans")
+
+
+#: Where alerts go: one Apprise URL per service (https://github.com/caronc/apprise/wiki).
+ALERT_URLS = alert_urls(env_str("ALERT_URLS"), BASE_DIR)
 ALERT_SITE_URL = env_str("ALERT_SITE_URL", "http://127.0.0.1:8000")
 ALERT_COOLDOWN_SECONDS = env_int("ALERT_COOLDOWN_SECONDS", 1800, minimum=0)
 ALERT_H1_THRESHOLD = env_float("ALERT_H1_THRESHOLD", 0.0)
@@ -279,6 +283,7 @@ LOG_SECRETS = [
         ALERT_DINGTALK_WEBHOOK,
         ALERT_FEISHU_WEBHOOK,
         ALERT_WECOM_WEBHOOK,
+        *ALERT_URLS,
     )
     if value
 ]

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from . import feargreed
-from .alerts import AlertConfig, Channel, Rule, load_rules
+from .alerts import AlertConfig, Rule, load_rules
+from .bucketread import reader_for
 from .bucketstore import BucketStore
+from .channels import Channel, DingTalk, Feishu, Telegram, Webhook, WeCom, apprise_channels
 from .eventstore import EventStore
 from .exchanges import ExchangesSource
 from .http import HttpPolicy
@@ -151,24 +153,49 @@ def alert_config() -> AlertConfig:
     if s.ALERT_NO_DATA:
         stale = s.LIQUIDATION_STALE_SECONDS
         env_rules.append(Rule("no_data", "no_data", stale, stale, cooldown))
-    channels = []
+    channels: list[Channel] = []
     if s.ALERT_WEBHOOK_URL:
-        channels.append(Channel("webhook", s.ALERT_WEBHOOK_URL, s.ALERT_WEBHOOK_SECRET))
+        channels.append(Webhook(s.ALERT_WEBHOOK_URL, s.ALERT_WEBHOOK_SECRET))
     if s.ALERT_TELEGRAM_BOT_TOKEN and s.ALERT_TELEGRAM_CHAT_ID:
         url = f"{s.ALERT_TELEGRAM_API_URL.rstrip('/')}/bot{s.ALERT_TELEGRAM_BOT_TOKEN}/sendMessage"
-        channels.append(Channel("telegram", url, chat_id=s.ALERT_TELEGRAM_CHAT_ID))
+        channels.append(Telegram(url, chat_id=s.ALERT_TELEGRAM_CHAT_ID))
     if s.ALERT_DINGTALK_WEBHOOK:
-        channels.append(Channel("dingtalk", s.ALERT_DINGTALK_WEBHOOK, s.ALERT_DINGTALK_SECRET))
+        channels.append(DingTalk(s.ALERT_DINGTALK_WEBHOOK, s.ALERT_DINGTALK_SECRET))
     if s.ALERT_FEISHU_WEBHOOK:
-        channels.append(Channel("feishu", s.ALERT_FEISHU_WEBHOOK, s.ALERT_FEISHU_SECRET))
+        channels.append(Feishu(s.ALERT_FEISHU_WEBHOOK, s.ALERT_FEISHU_SECRET))
     if s.ALERT_WECOM_WEBHOOK:
-        channels.append(Channel("wecom", s.ALERT_WECOM_WEBHOOK))
+        channels.append(WeCom(s.ALERT_WECOM_WEBHOOK))
+    channels.extend(apprise_channels(s.ALERT_URLS))
     return AlertConfig(
         rules=load_rules(s.ALERT_RULES_FILE, env_rules),
         channels=channels,
         state_file=state_store(),
         lang=s.ALERT_LANGUAGE,
         site_url=s.ALERT_SITE_URL,
+        depth=lambda: reader_for(get_buckets()),
+    )
+
+
+def legacy_alert_variables() -> str | None:
+    """One line when a legacy channel variable is set that ``ALERT_URLS`` replaces (the signed webhook and
+    the signed Feishu bot are not replaced: Apprise cannot sign them), else None."""
+    s = settings
+    named = [
+        name
+        for name, on in (
+            ("ALERT_WEBHOOK_URL (unsigned)", s.ALERT_WEBHOOK_URL and not s.ALERT_WEBHOOK_SECRET),
+            ("ALERT_TELEGRAM_*", s.ALERT_TELEGRAM_BOT_TOKEN),
+            ("ALERT_DINGTALK_*", s.ALERT_DINGTALK_WEBHOOK),
+            ("ALERT_FEISHU_WEBHOOK (unsigned)", s.ALERT_FEISHU_WEBHOOK and not s.ALERT_FEISHU_SECRET),
+            ("ALERT_WECOM_WEBHOOK", s.ALERT_WECOM_WEBHOOK),
+        )
+        if on
+    ]
+    if not named:
+        return None
+    return (
+        f"deprecated: {', '.join(named)} will be removed in a later release; put the same destination in "
+        "ALERT_URLS (json://, tgram://, dingtalk://, feishu://, wecombot://; see the README, Alerts)"
     )
 
 

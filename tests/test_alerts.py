@@ -15,7 +15,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from liquidation.alerts import AlertConfig, Channel, Rule, evaluate, message, run_alerts
+from liquidation.alerts import AlertConfig, Rule, evaluate, message, run_alerts
+from liquidation.channels import DingTalk, Feishu, Telegram, Webhook, WeCom
 from liquidation.records import build_record
 from tests.upstream_server import Reply
 
@@ -154,11 +155,11 @@ def services(upstream):
 def channels(services):
     u = services.url
     return [
-        Channel("dingtalk", u("/robot/send?access_token=tok"), DING_SECRET),
-        Channel("feishu", u("/open-apis/bot/v2/hook/abc"), FEISHU_SECRET),
-        Channel("telegram", u(f"/bot{TG_TOKEN}/sendMessage"), chat_id="-1001"),
-        Channel("wecom", u("/cgi-bin/webhook/send?key=wecom-key")),
-        Channel("webhook", u("/hook"), HOOK_SECRET),
+        DingTalk(u("/robot/send?access_token=tok"), DING_SECRET),
+        Feishu(u("/open-apis/bot/v2/hook/abc"), FEISHU_SECRET),
+        Telegram(u(f"/bot{TG_TOKEN}/sendMessage"), chat_id="-1001"),
+        WeCom(u("/cgi-bin/webhook/send?key=wecom-key")),
+        Webhook(u("/hook"), HOOK_SECRET),
     ]
 
 
@@ -177,7 +178,7 @@ def test_every_channel_is_accepted_with_its_signature(tmp_path, store, services,
 
 
 def test_a_wrong_secret_is_refused_as_the_service_would_and_retried_next_time(tmp_path, store, services, channels):
-    bad = [Channel("dingtalk", channels[0].url, "SECwrong"), Channel("feishu", channels[1].url, "wrong")]
+    bad = [DingTalk(channels[0].url, "SECwrong"), Feishu(channels[1].url, "wrong")]
     store.append(rec(NOW, 12000))
     outcome = run_alerts(config(tmp_path, [H1], bad), store, NOW)
     assert "sign not match" in outcome["sent"]["dingtalk"]
@@ -217,7 +218,7 @@ def test_a_dead_channel_cannot_break_or_delay_a_collection(liq_settings, store, 
 
 
 def test_retries_are_bounded(tmp_path, store):
-    dead = [Channel("webhook", "http://127.0.0.1:9/x")]
+    dead = [Webhook("http://127.0.0.1:9/x")]
     store.append(rec(NOW, 12000))
     cfg = config(tmp_path, [H1], dead)
     for i in range(8):
@@ -237,21 +238,25 @@ def test_test_alert_command_reports_each_channel(liq_settings, services):
     liq_settings.ALERT_TELEGRAM_API_URL = services.url("")
     liq_settings.ALERT_WECOM_WEBHOOK = services.url("/cgi-bin/webhook/send?key=wecom-key")
     liq_settings.ALERT_WEBHOOK_URL = services.url("/hook")
-    out = StringIO()
-    call_command("test_alert", stdout=out)
-    assert out.getvalue().splitlines() == ["webhook: ok", "telegram: ok", "dingtalk: ok", "feishu: ok", "wecom: ok"]
+    out, err = StringIO(), StringIO()
+    call_command("test_alert", stdout=out, stderr=err)
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["webhook", "telegram", "dingtalk", "feishu", "wecom"]
+    assert all(line.endswith(": ok") for line in lines), lines
+    assert TG_TOKEN not in out.getvalue() and "wecom-key" not in out.getvalue()  # each URL redacted
+    assert err.getvalue().count("deprecated:") == 1 and "ALERT_URLS" in err.getvalue()
     liq_settings.ALERT_WECOM_WEBHOOK = services.url("/cgi-bin/webhook/send?key=wrong")
     with pytest.raises(CommandError, match="1 of 1 channel"):
         call_command("test_alert", "--channel", "wecom", stdout=StringIO())
 
 
 def test_test_alert_without_channels_says_what_to_set(liq_settings):
-    with pytest.raises(CommandError, match="ALERT_TELEGRAM_BOT_TOKEN"):
+    with pytest.raises(CommandError, match="ALERT_URLS"):
         call_command("test_alert", stdout=StringIO())
 
 
 def test_dingtalk_signature_matches_the_documented_recipe():
-    from liquidation.alerts import dingtalk_sign, feishu_sign
+    from liquidation.channels import dingtalk_sign, feishu_sign
 
     ts, secret = 1700000000000, "SECabc"
     expected = base64.b64encode(hmac.new(secret.encode(), f"{ts}\n{secret}".encode(), hashlib.sha256).digest())
@@ -286,6 +291,6 @@ def test_a_webhook_that_trickles_cannot_hold_the_collector(tmp_path, store, upst
     url = upstream.route("/slow", Reply(200, b"x" * 200, drip=1.0))
     store.append(rec(NOW, 12000))
     started = time.monotonic()
-    outcome = run_alerts(config(tmp_path, [H1], [Channel("webhook", url)]), store, NOW, budget=5)
+    outcome = run_alerts(config(tmp_path, [H1], [Webhook(url)]), store, NOW, budget=5)
     assert time.monotonic() - started < 15
     assert outcome["sent"]["webhook"] != "ok"

@@ -13,7 +13,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from liquidation.alerts import AlertConfig, Channel, Rule, run_alerts
+from liquidation.alerts import AlertConfig, Rule, run_alerts
+from liquidation.channels import DingTalk, Webhook, WeCom
 from liquidation.http import Deadline, FetchError, get_json, make_session, parse_json_body
 from liquidation.records import MAX_DEPTH, RecordError, build_record, loads_strict
 from tests.conftest import FAST_POLICY
@@ -131,9 +132,9 @@ def test_a_bad_gzip_answer_is_that_channels_failure_counted_and_saved_and_the_ne
     tmp_path, store, upstream
 ):
     store.append(build_record(int(time.time()), {**VALUES, "hour_1_amount": 500}))
-    bad = Channel("webhook", upstream.route("/bad", Reply(headers={"Content-Encoding": "gzip"}, body=b"nope")))
-    moved = Channel("wecom", upstream.route("/moved", Reply(302, headers={"Location": "http://[::1/x"})))
-    good = Channel("dingtalk", upstream.route("/good", Reply(body=b'{"errcode": 0}')))
+    bad = Webhook(upstream.route("/bad", Reply(headers={"Content-Encoding": "gzip"}, body=b"nope")))
+    moved = WeCom(upstream.route("/moved", Reply(302, headers={"Location": "http://[::1/x"})))
+    good = DingTalk(upstream.route("/good", Reply(body=b'{"errcode": 0}')))
     cfg = _config(tmp_path, [bad, moved, good])
     outcome = run_alerts(cfg, store)
     assert outcome["sent"]["dingtalk"] == "ok"
@@ -151,7 +152,7 @@ def test_a_bad_gzip_answer_is_that_channels_failure_counted_and_saved_and_the_ne
 
 def test_a_corrupt_alert_state_file_does_not_stop_alerts(tmp_path, store, upstream):
     store.append(build_record(int(time.time()), {**VALUES, "hour_1_amount": 500}))
-    good = Channel("webhook", upstream.route("/good", Reply(body=b"{}")))
+    good = Webhook(upstream.route("/good", Reply(body=b"{}")))
     cfg = _config(tmp_path, [good])
     cfg.state_file.write_text('{"rules": [], "outbox": {"webhook": "x"}, "sends": 7}')
     assert run_alerts(cfg, store)["sent"] == {"webhook": "ok"}
@@ -162,7 +163,7 @@ def test_test_alert_reports_a_malformed_redirect_instead_of_crashing(liq_setting
     out = StringIO()
     with pytest.raises(CommandError, match="1 of 1 channel"):
         call_command("test_alert", stdout=out, stderr=StringIO())
-    assert "webhook: FAILED" in out.getvalue()
+    assert out.getvalue().startswith("webhook ") and ": FAILED: " in out.getvalue()
 
 
 def test_an_implausible_single_order_is_skipped_by_the_parsers_and_never_summed():

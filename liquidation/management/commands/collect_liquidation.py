@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from liquidation.collector import run_loop
-from liquidation.conf import pipeline
+from liquidation.conf import legacy_alert_variables, pipeline
 from liquidation.logfiles import command_logging
 from liquidation.pipeline import Minute
 
@@ -49,6 +49,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with command_logging(options["verbosity"], settings.LOG_DIR / "collector.log"):
+            if (deprecated := legacy_alert_variables()) is not None:
+                logger.warning("%s", deprecated)
             minute = pipeline(options["source"], options["url"])
             if options["loop"]:
                 self._loop(minute, options["interval"])

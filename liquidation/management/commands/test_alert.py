@@ -7,32 +7,41 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from liquidation.alerts import TEXT, send
-from liquidation.conf import alert_config
+from liquidation.alertmessages import test_message
+from liquidation.channels import AlertUrlError
+from liquidation.conf import alert_config, legacy_alert_variables
 
 
 class Command(BaseCommand):
-    help = "Send a sample alert to every configured channel (or one) and report each result."
+    help = (
+        "Send a sample alert to every configured channel (each ALERT_URLS entry, and the legacy variables' "
+        "channels) or to one (--channel, a name this command prints), one line per channel, secrets redacted."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--channel", choices=["webhook", "telegram", "dingtalk", "feishu", "wecom"])
+        parser.add_argument("--channel", help="Only this channel (e.g. webhook, telegram, or json-1a2b3c4d)")
 
     def handle(self, *args: Any, channel: str | None, **options: Any) -> None:
-        config = alert_config()
+        try:
+            config = alert_config()
+        except AlertUrlError as e:
+            raise CommandError(str(e)) from e
+        if (line := legacy_alert_variables()) is not None:
+            self.stderr.write(line)
         channels = [c for c in config.channels if channel is None or c.name == channel]
         if not channels:
+            names = ", ".join(c.name for c in config.channels) or "none"
             raise CommandError(
                 "no alert channel configured"
-                + (f" named {channel}" if channel else "")
-                + ": set ALERT_WEBHOOK_URL, ALERT_TELEGRAM_BOT_TOKEN + ALERT_TELEGRAM_CHAT_ID, ALERT_DINGTALK_WEBHOOK, "
-                "ALERT_FEISHU_WEBHOOK or ALERT_WECOM_WEBHOOK"
+                + (f" named {channel} (configured: {names})" if channel else "")
+                + ": set ALERT_URLS (Apprise URLs, e.g. tgram://bottoken/chatid, dingtalk://token/?secret=…) "
+                "or ALERT_WEBHOOK_URL (+ ALERT_WEBHOOK_SECRET) for the signed webhook"
             )
-        lang = config.lang if config.lang in TEXT else "zh-hans"
-        text = f"{TEXT[lang]['test']}\n{config.site_url.rstrip('/')}/panic"
+        sample = test_message(config.lang, config.site_url)
         failed = 0
         for c in channels:
-            reason = send(c, text, time.time())
-            self.stdout.write(f"{c.name}: {'ok' if reason is None else 'FAILED: ' + reason}")
+            reason = c.send(c.render(sample), time.time())
+            self.stdout.write(f"{c.describe()}: {'ok' if reason is None else 'FAILED: ' + reason}")
             failed += reason is not None
         if failed:
             raise CommandError(f"{failed} of {len(channels)} channel(s) failed")

@@ -58,10 +58,9 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY") or secret_key_from_file(DATA_DIR / ".s
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+# No sessions, users or admin: the site is read-only and anonymous (the API's authentication classes are
+# empty), so nothing would use their tables.
 INSTALLED_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "django.contrib.sessions",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -86,12 +85,10 @@ MIDDLEWARE = [
     # /metrics checks a bearer token and never echoes it.
     "compression_middleware.middleware.CompressionMiddleware",
     "csp.middleware.CSPMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "liquidation.middleware.SiteLanguageMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -106,7 +103,6 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
             ],
         },
     },
@@ -117,7 +113,7 @@ TEMPLATES = [
 LIQUIDATION_STORE = env_str("LIQUIDATION_STORE", "jsonl").lower()
 if LIQUIDATION_STORE not in ("jsonl", "postgresql"):
     raise ImproperlyConfigured(f"LIQUIDATION_STORE={LIQUIDATION_STORE!r}: expected jsonl or postgresql")
-DATABASES = databases(env_str("DATABASE_URL"), LIQUIDATION_STORE, env_path("LIQSITE_DB_FILE", DATA_DIR / "db.sqlite3"))
+DATABASES = databases(env_str("DATABASE_URL"), LIQUIDATION_STORE)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "zh-hans"
@@ -259,6 +255,8 @@ CRONTAB_LOCK_JOBS = True
 CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
 CRONTAB_PYTHON_EXECUTABLE = sys.executable
 CRONTAB_COMMENT = f"liqsite collector {BASE_DIR}"
+#: The crontab(1) that `manage.py crontab add|show|remove` runs (tests: a stand-in keeping the table in a file).
+CRONTAB_EXECUTABLE = shlex.quote(env_str("LIQSITE_CRONTAB", "/usr/bin/crontab"))
 CRONTAB_COMMAND_PREFIX = " ".join(
     [f"mkdir -p {shlex.quote(str(LOG_DIR))} &&"]
     + ([f"LIQSITE_ENV_FILE={shlex.quote(str(ENV_FILE))}"] if "LIQSITE_ENV_FILE" in os.environ else [])

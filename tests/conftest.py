@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,19 @@ def closed_exchange_urls() -> dict[str, str]:
         for v in VENUES
         for kind in v.endpoints
     }
+
+
+def minute_start_clock() -> float:
+    """A time two seconds into the current minute: a test that needs all of its steps in one minute runs
+    its clocks from there (``child_clock`` for children, time-machine in process) instead of sleeping."""
+    return int(time.time()) // 60 * 60 + 2.0
+
+
+def child_clock(start: float) -> list[str]:
+    """An argv prefix running a child with its clock starting at ``start`` and advancing (libfaketime, the
+    Debian ``faketime`` package ``scripts/test`` installs)."""
+    stamp = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return ["env", "TZ=UTC", "faketime", "-f", f"@{stamp}"]
 
 
 def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ import time_machine
 from liquidation.collector import CollectError, collect_once, run_loop, write_last_run
 from liquidation.http import HttpPolicy
 from liquidation.sources import PanicApiSource
-from tests.conftest import FAST_POLICY, MANAGE, PROJECT, run_manage, subprocess_env
+from tests.conftest import FAST_POLICY, MANAGE, PROJECT, child_clock, minute_start_clock, run_manage, subprocess_env
 from tests.upstream_server import Reply, wait_for
 
 PANIC = "/api/panic/latest"
@@ -100,12 +100,10 @@ def test_two_collectors_started_in_the_same_minute_leave_exactly_one_record(tmp_
     # writes, so the store's lock and same-minute rule are what keep the second record out.
     url = upstream.route(PANIC, Reply.file(fixture_path("upstream/panic-api/latest-flat.json"), delay=1.0))
     env = subprocess_env(tmp_path, LIQUIDATION_SOURCE_URL=url)
-    now = time.time()
-    if now % 60 > 50:
-        time.sleep(61 - now % 60)
+    clock = child_clock(minute_start_clock())  # both in one minute, without waiting for one
     procs = [
         subprocess.Popen(
-            [*MANAGE, "collect_liquidation"],
+            [*clock, *MANAGE, "collect_liquidation"],
             env=env,
             cwd=PROJECT,
             stdout=subprocess.PIPE,

@@ -11,9 +11,11 @@ import time
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from liquidation.records import build_record
+from tests.conftest import minute_start_clock
 from tests.upstream_server import Reply
 
 PANIC = "/api/panic/latest"
@@ -118,12 +120,10 @@ def test_coinglass_totals_long_short_and_open_interest(liq_settings, store, upst
 
 def test_second_collection_in_the_same_minute_writes_nothing_and_exits_0(liq_settings, store, upstream, fixture_path):
     serve_panic(upstream, liq_settings, Reply.file(fixture_path("upstream/panic-api/latest-flat.json")))
-    now = time.time()
-    if now % 60 > 55:  # keep both runs inside one minute
-        time.sleep(61 - now % 60)
-    collect()
-    before = store.path.read_bytes()
-    collect()
+    with time_machine.travel(minute_start_clock(), tick=True):  # both runs inside one minute
+        collect()
+        before = store.path.read_bytes()
+        collect()
     assert store.path.read_bytes() == before
     assert upstream.hits(PANIC) == 1  # the second run did not even ask the upstream
     assert json.loads(liq_settings.LIQUIDATION_LAST_RUN_FILE.read_text())["outcome"] == "duplicate"

@@ -1,28 +1,35 @@
-"""django-crontab with a real ``crontab``: one line per project, and that line works under ``env -i``.
+"""django-crontab: one line per project, and that line works under ``env -i`` as cron runs it.
 
-These tests edit the current user's crontab; its contents are saved first and restored after.
+The crontab program is ``tests/tools/crontab`` (``LIQSITE_CRONTAB``), which keeps the table in a file of the
+test's temporary folder: the suite never touches the machine's cron spool, even when killed mid-test.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import PROJECT, run_manage, subprocess_env
 from tests.upstream_server import Reply
 
-pytestmark = pytest.mark.crontab
-
 COMMENT = f"# liqsite collector {PROJECT}"
 
 
-def crontab_lines() -> list[str]:
-    out = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+CRONTAB = PROJECT / "tests" / "tools" / "crontab"
+
+
+@pytest.fixture
+def table(tmp_path) -> Path:
+    """The file the stand-in crontab keeps the table in (none yet)."""
+    return tmp_path / "crontab.table"
+
+
+def crontab_lines(table: Path) -> list[str]:
+    out = subprocess.run([str(CRONTAB), "-l"], capture_output=True, text=True, env={"FAKE_CRONTAB_FILE": str(table)})
     return out.stdout.splitlines() if out.returncode == 0 else []
 
 
@@ -30,23 +37,11 @@ def ours(lines: list[str]) -> list[str]:
     return [line for line in lines if line.endswith(COMMENT)]
 
 
-@pytest.fixture
-def saved_crontab(tmp_path) -> Iterator[None]:
-    if shutil.which("crontab") is None:
-        pytest.fail("crontab is not installed: apt-get install cron (./scripts/test does it)")
-    before = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
-    yield
-    if before.returncode == 0:
-        backup = tmp_path / "crontab.backup"
-        backup.write_text(before.stdout)
-        subprocess.run(["crontab", str(backup)], check=True)
-    else:
-        subprocess.run(["crontab", "-r"], capture_output=True)
-
-
-def env_for(tmp_path, env_file) -> dict[str, str]:
-    """Like cron, configured by the env file alone: nothing it sets may come from the shell."""
-    env = subprocess_env(tmp_path, LIQSITE_ENV_FILE=str(env_file))
+def env_for(tmp_path, env_file, table: Path) -> dict[str, str]:
+    """Like cron, configured by the env file alone: nothing it sets may come from the shell (but the
+    stand-in crontab and its table, which only `manage.py crontab` uses)."""
+    env = subprocess_env(tmp_path, LIQSITE_ENV_FILE=str(env_file), LIQSITE_CRONTAB=str(CRONTAB))
+    env["FAKE_CRONTAB_FILE"] = str(table)
     for line in env_file.read_text().splitlines():
         env.pop(line.split("=", 1)[0], None)
     for name in ("LIQUIDATION_DATA_FILE", "LIQSITE_LOG_DIR", "LIQSITE_DATA_DIR"):
@@ -60,7 +55,7 @@ def manage_crontab(env: dict[str, str], action: str) -> subprocess.CompletedProc
     return out
 
 
-def test_crontab_add_twice_leaves_one_line_that_works_under_env_i(saved_crontab, tmp_path, upstream, fixture_path):
+def test_crontab_add_twice_leaves_one_line_that_works_under_env_i(table, tmp_path, upstream, fixture_path):
     url = upstream.route("/api/panic/latest", Reply.file(fixture_path("upstream/panic-api/latest-flat.json")))
     data_file = tmp_path / "cron-data" / "liquidation_1h.jsonl"
     env_file = tmp_path / "cron.env"
@@ -79,14 +74,12 @@ def test_crontab_add_twice_leaves_one_line_that_works_under_env_i(saved_crontab,
     )
     # A line some other program put there must survive add and remove.
     foreign = "17 3 * * * /usr/bin/true # somebody else's job"
-    seed = tmp_path / "seed.cron"
-    seed.write_text(foreign + "\n")
-    subprocess.run(["crontab", str(seed)], check=True)
+    table.write_text(foreign + "\n")
 
-    env = env_for(tmp_path, env_file)
+    env = env_for(tmp_path, env_file, table)
     manage_crontab(env, "add")
     manage_crontab(env, "add")
-    lines = crontab_lines()
+    lines = crontab_lines(table)
     assert len(ours(lines)) == 1, lines
     assert foreign in lines
     line = ours(lines)[0]
@@ -109,21 +102,21 @@ def test_crontab_add_twice_leaves_one_line_that_works_under_env_i(saved_crontab,
     assert "collect_liquidation" in shown.stdout
 
     manage_crontab(env, "remove")
-    lines = crontab_lines()
+    lines = crontab_lines(table)
     assert ours(lines) == []
     assert foreign in lines
 
 
-def test_a_failing_cron_run_leaves_a_trace_in_last_run_and_the_log(saved_crontab, tmp_path, upstream):
+def test_a_failing_cron_run_leaves_a_trace_in_last_run_and_the_log(table, tmp_path, upstream):
     url = upstream.route("/api/panic/latest", Reply(500, b"down"))
     env_file = tmp_path / "cron.env"
     env_file.write_text(
         f"LIQUIDATION_SOURCE_URL={url}\nLIQSITE_DATA_DIR={tmp_path / 'd'}\nLIQSITE_LOG_DIR={tmp_path / 'l'}\n"
         f"LIQUIDATION_HTTP_RETRIES=0\nDJANGO_SECRET_KEY={'fail-test-key-' + 'a1b2c3' * 8}\n"
     )
-    env = env_for(tmp_path, env_file)
+    env = env_for(tmp_path, env_file, table)
     manage_crontab(env, "add")
-    command = re.match(r"^(?:\S+\s+){5}(.*?)\s*# .*$", ours(crontab_lines())[0]).group(1)
+    command = re.match(r"^(?:\S+\s+){5}(.*?)\s*# .*$", ours(crontab_lines(table))[0]).group(1)
     ran = subprocess.run(["env", "-i", "/bin/sh", "-c", command], cwd="/", capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0  # django-crontab's runner always exits 0: hence last_run.json
     last = json.loads((tmp_path / "d" / "last_run.json").read_text())

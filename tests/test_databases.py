@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from liqsite.databases import databases
 
 
-def test_no_url_is_the_sqlite_file():
-    assert databases("", "jsonl", Path("db.sqlite3"))["default"]["ENGINE"] == "django.db.backends.sqlite3"
+def test_no_url_is_an_in_memory_database_and_no_file():
+    assert databases("", "jsonl")["default"] == {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
 
 def test_a_postgres_url_becomes_djangos_database():
-    db = databases("postgres://liq:secret@db.internal:5433/liqsite", "postgresql", Path("x"))["default"]
+    db = databases("postgres://liq:secret@db.internal:5433/liqsite", "postgresql")["default"]
     assert (db["ENGINE"], db["HOST"], db["PORT"], db["NAME"], db["USER"]) == (
         "django.db.backends.postgresql",
         "db.internal",
@@ -35,4 +33,4 @@ def test_a_postgres_url_becomes_djangos_database():
 )
 def test_what_cannot_work_stops_start_up_naming_the_variable(url, store, says):
     with pytest.raises(ImproperlyConfigured, match=says):
-        databases(url, store, Path("x"))
+        databases(url, store)

@@ -247,7 +247,7 @@ def test_appends_during_prunes_are_never_lost_and_readers_never_see_a_partial_re
 
 
 def test_n_collectors_in_the_same_minute_store_one_record(tmp_path):
-    from tests.conftest import MANAGE, subprocess_env
+    from tests.conftest import MANAGE, child_clock, minute_start_clock, subprocess_env
     from tests.upstream_server import Reply, UpstreamServer
 
     server = UpstreamServer().start()
@@ -257,9 +257,11 @@ def test_n_collectors_in_the_same_minute_store_one_record(tmp_path):
             Reply(200, b'{"hour_1_amount": 1, "panic_index": 0, "hour_24_amount": 2, "total_position": 3}', delay=0.5),
         )
         env = subprocess_env(tmp_path, LIQUIDATION_SOURCE_URL=url)
-        if time.time() % 60 > 50:
-            time.sleep(61 - time.time() % 60)
-        procs = [subprocess.Popen([*MANAGE, "collect_liquidation", "-v", "0"], env=env, cwd=PROJECT) for _ in range(5)]
+        clock = child_clock(minute_start_clock())  # all five in one minute, without waiting for one
+        procs = [
+            subprocess.Popen([*clock, *MANAGE, "collect_liquidation", "-v", "0"], env=env, cwd=PROJECT)
+            for _ in range(5)
+        ]
         assert [p.wait(60) for p in procs] == [0] * 5
     finally:
         server.stop()

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 import redis
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from pytest_redis import factories
 from rest_framework.test import APIClient
@@ -27,7 +28,7 @@ from rest_framework.test import APIClient
 from liqsite.caches import CONNECT_TIMEOUT, KEY_PREFIX, SOCKET_TIMEOUT, caches, check_redis_url
 from liquidation.records import build_record, to_line
 from liquidation.store import JsonlStore
-from tests.conftest import PROJECT, run_manage, subprocess_env
+from tests.conftest import PROJECT, child_clock, minute_start_clock, run_manage, subprocess_env
 
 #: Characters that must be percent-encoded in a URL: the password travels through the URL as operators write it.
 PASSWORD = "s3cr:et@pa/ss"
@@ -169,6 +170,7 @@ def test_an_unreachable_redis_costs_the_answer_its_cache_not_the_answer(settings
 class Web:
     urls: tuple[str, str]
     data: Path
+    start: float  # where the servers' clocks started (tests.conftest.child_clock)
 
     def get(self, which: int, path: str) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -185,10 +187,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str]) -> Iterator[str]:
-    """One gunicorn process with one worker on a free loopback port: its URL once it answers."""
+def gunicorn(env: dict[str, str], clock_start: float | None = None) -> Iterator[str]:
+    """One gunicorn process with one worker on a free loopback port (its clock from ``clock_start``, when
+    given): its URL once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "liqsite.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
+    clock = child_clock(clock_start) if clock_start is not None else []
+    command = [*clock, sys.executable, "-m", "gunicorn", "liqsite.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
     server = subprocess.Popen([*command, "--log-level", "warning"], cwd=PROJECT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -231,9 +235,10 @@ def web(tmp_path, redis_url) -> Iterator[Web]:
     now_minute = int(time.time()) // 60
     data.write_bytes(b"".join(to_line(r) for r in minute_records(now_minute - 180, now_minute - 2)))
     env = subprocess_env(tmp_path, LIQUIDATION_DATA_FILE=str(data), REDIS_URL=redis_url, LIQUIDATION_API_RATE="5/min")
+    start = minute_start_clock()  # answers that follow the clock: every step of a test in one minute
     with ExitStack() as stack:
-        urls = (stack.enter_context(gunicorn(env)), stack.enter_context(gunicorn(env)))
-        yield Web(urls, data)
+        urls = (stack.enter_context(gunicorn(env, start)), stack.enter_context(gunicorn(env, start)))
+        yield Web(urls, data, start)
 
 
 def past_window() -> str:
@@ -266,15 +271,14 @@ def test_a_miss_on_one_process_is_a_hit_on_the_other_with_the_same_answer(web):
 
 
 def test_an_append_to_the_data_file_makes_the_next_answer_a_miss(web):
-    if time.time() % 60 > 45:  # the answer follows the clock: stay inside one minute
-        time.sleep(61 - time.time() % 60)
-    path = f"{BASE}history?limit=5"
-    first, second = web.get(0, path), web.get(1, path)
-    assert (first[1][HEADER], second[1][HEADER]) == ("miss", "hit")
-    newest = int(time.time()) // 60
-    JsonlStore(web.data).append(minute_records(newest, newest)[0])  # what the collector does each minute
-    after = web.get(1, path)
-    assert after[0] == 200 and after[1][HEADER] == "miss"
-    assert json.loads(after[2])["results"][-1]["timestamp"] == newest * 60 + 2
-    again = web.get(0, path)
-    assert again[1][HEADER] == "hit" and again[2] == after[2]
+    with time_machine.travel(web.start, tick=True):  # this process's clock, as the servers' (faketime)
+        path = f"{BASE}history?limit=5"
+        first, second = web.get(0, path), web.get(1, path)
+        assert (first[1][HEADER], second[1][HEADER]) == ("miss", "hit")
+        newest = int(time.time()) // 60
+        JsonlStore(web.data).append(minute_records(newest, newest)[0])  # what the collector does each minute
+        after = web.get(1, path)
+        assert after[0] == 200 and after[1][HEADER] == "miss"
+        assert json.loads(after[2])["results"][-1]["timestamp"] == newest * 60 + 2
+        again = web.get(0, path)
+        assert again[1][HEADER] == "hit" and again[2] == after[2]

@@ -4,6 +4,7 @@ environment). Each one raises ImproperlyConfigured naming the variable when its 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -120,3 +121,33 @@ def alert_urls(value: str, base_dir: Path) -> list[str]:
         except OSError as e:
             raise ImproperlyConfigured(f"ALERT_URLS=@{path}: cannot read it ({e.strerror})") from e
     return split_urls(value)
+
+
+def http_settings(path: Path | None) -> dict[str, float | int]:
+    """The collector's HTTP limits: ``liquidation.http.HttpPolicy``'s defaults (the one place they live),
+    overridden by the JSON object in ``path`` (LIQUIDATION_HTTP_FILE), e.g. ``{"retries": 1, "deadline":
+    20}``. A key that is not a limit, or a value of the wrong type or range, stops start-up naming it."""
+    from dataclasses import asdict
+
+    from liquidation.http import HttpPolicy
+
+    values: dict[str, float | int] = asdict(HttpPolicy())
+    if path is None:
+        return values
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ImproperlyConfigured(f"LIQUIDATION_HTTP_FILE={path}: not a readable JSON file ({e})") from e
+    if not isinstance(given, dict):
+        raise ImproperlyConfigured(f"LIQUIDATION_HTTP_FILE={path}: expected a JSON object of limits")
+    for key, value in given.items():
+        if key not in values:
+            raise ImproperlyConfigured(f"LIQUIDATION_HTTP_FILE={path}: unknown key {key!r} ({', '.join(values)})")
+        whole = isinstance(values[key], int)
+        ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+        lowest = {"retries": 0, "max_bytes": 1024, "backoff": 0, "retry_after_max": 0}.get(key, 0.01)
+        if isinstance(value, bool) or not ok or value < lowest or (key == "retries" and value > 10):
+            kind = "a whole number" if whole else "a number"
+            raise ImproperlyConfigured(f"LIQUIDATION_HTTP_FILE={path}: {key} must be {kind} ≥ {lowest}, got {value!r}")
+        values[key] = value
+    return values

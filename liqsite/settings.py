@@ -23,7 +23,8 @@ from dotenv import load_dotenv
 
 from liqsite.caches import caches, redis_password
 from liqsite.databases import databases
-from liqsite.env import Env, alert_urls, secret_key_from_file
+from liqsite.env import Env, alert_urls, http_settings, secret_key_from_file
+from liquidation.streamdefaults import STREAM_MAX_AGE, STREAM_SILENCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -159,7 +160,7 @@ if not (HTTPS and SECURE_HSTS_PRELOAD):
 # -- the liquidation tracker ----------------------------------------------------------------------
 
 LIQUIDATION_DATA_FILE = env_path("LIQUIDATION_DATA_FILE", DATA_DIR / "liquidation_1h" / "liquidation_1h.jsonl")
-LIQUIDATION_LAST_RUN_FILE = env_path("LIQUIDATION_LAST_RUN_FILE", DATA_DIR / "last_run.json")
+LIQUIDATION_LAST_RUN_FILE = DATA_DIR / "last_run.json"
 LIQUIDATION_SOURCE = env_choice("LIQUIDATION_SOURCE", ("exchanges", "panic-api", "coinglass"))
 LIQUIDATION_SOURCE_URL = env_str("LIQUIDATION_SOURCE_URL")
 COINGLASS_API_KEY = env_str("COINGLASS_API_KEY")
@@ -170,13 +171,15 @@ LIQUIDATION_KEEP_DAYS = env_int("LIQUIDATION_KEEP_DAYS", 0, minimum=0)
 #: When set, /metrics answers only requests with "Authorization: Bearer <this token>".
 LIQUIDATION_METRICS_TOKEN = env_str("LIQUIDATION_METRICS_TOKEN")
 
-LIQUIDATION_HTTP_CONNECT_TIMEOUT = env_float("LIQUIDATION_HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.01)
-LIQUIDATION_HTTP_READ_TIMEOUT = env_float("LIQUIDATION_HTTP_READ_TIMEOUT", 10.0, minimum=0.01)
-LIQUIDATION_HTTP_RETRIES = env_int("LIQUIDATION_HTTP_RETRIES", 3, minimum=0, maximum=10)
-LIQUIDATION_HTTP_BACKOFF = env_float("LIQUIDATION_HTTP_BACKOFF", 0.5)
-LIQUIDATION_HTTP_RETRY_AFTER_MAX = env_float("LIQUIDATION_HTTP_RETRY_AFTER_MAX", 20.0)
-LIQUIDATION_HTTP_DEADLINE = env_float("LIQUIDATION_HTTP_DEADLINE", 45.0, minimum=0.1)
-LIQUIDATION_HTTP_MAX_BYTES = env_int("LIQUIDATION_HTTP_MAX_BYTES", 4 * 1024 * 1024, minimum=1024)
+# The collector's HTTP limits: liquidation/http.py's HttpPolicy defaults, or LIQUIDATION_HTTP_FILE (JSON).
+_http = http_settings(env_path("LIQUIDATION_HTTP_FILE", BASE_DIR) if env_str("LIQUIDATION_HTTP_FILE") else None)
+LIQUIDATION_HTTP_CONNECT_TIMEOUT = _http["connect_timeout"]
+LIQUIDATION_HTTP_READ_TIMEOUT = _http["read_timeout"]
+LIQUIDATION_HTTP_RETRIES = _http["retries"]
+LIQUIDATION_HTTP_BACKOFF = _http["backoff"]
+LIQUIDATION_HTTP_RETRY_AFTER_MAX = _http["retry_after_max"]
+LIQUIDATION_HTTP_DEADLINE = _http["deadline"]
+LIQUIDATION_HTTP_MAX_BYTES = _http["max_bytes"]
 
 # -- the Crypto Fear & Greed Index (alternative.me, keyless), fetched hourly by the collector ---------
 _fear_greed_url = env_str("FEAR_GREED_URL", "https://api.alternative.me/fng/")
@@ -208,6 +211,11 @@ ALERT_SPIKE_HOURS = env_int("ALERT_SPIKE_HOURS", 6, minimum=1, maximum=168)
 ALERT_PANIC_THRESHOLD = env_float("ALERT_PANIC_THRESHOLD", 0.0)
 ALERT_PANIC_CLEAR = env_float("ALERT_PANIC_CLEAR", 0.0)
 ALERT_NO_DATA = env_bool("ALERT_NO_DATA", True)
+#: The rule variables above that are set: deprecated (ALERT_RULES_FILE says the same), named in one line.
+_RULE_VARIABLES = "COOLDOWN_SECONDS H1_THRESHOLD H1_CLEAR SPIKE_RATIO SPIKE_CLEAR SPIKE_HOURS PANIC_THRESHOLD"
+ALERT_RULE_VARIABLES_SET = [
+    f"ALERT_{n}" for n in (*_RULE_VARIABLES.split(), "PANIC_CLEAR", "NO_DATA") if env_str(f"ALERT_{n}")
+]
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 ALERT_WEBHOOK_SECRET = env_str("ALERT_WEBHOOK_SECRET")
 ALERT_TELEGRAM_BOT_TOKEN = env_str("ALERT_TELEGRAM_BOT_TOKEN")
@@ -233,9 +241,9 @@ for _name in LIQUIDATION_EXCHANGES:
         raise ImproperlyConfigured(f"LIQUIDATION_EXCHANGES: unknown exchange {_name!r} ({', '.join(_venue_names())})")
 LIQUIDATION_EVENTS_DIR = env_path("LIQUIDATION_EVENTS_DIR", DATA_DIR / "liquidation_events")
 #: Reconnect a feed without an application ping that has sent no data frame for this long.
-LIQUIDATION_STREAM_SILENCE_SECONDS = env_float("LIQUIDATION_STREAM_SILENCE_SECONDS", 120.0, minimum=1.0)
+LIQUIDATION_STREAM_SILENCE_SECONDS = env_float("LIQUIDATION_STREAM_SILENCE_SECONDS", STREAM_SILENCE, minimum=1.0)
 #: Recycle connections before this age (some venues cut them after 24 hours).
-LIQUIDATION_STREAM_MAX_AGE_SECONDS = env_float("LIQUIDATION_STREAM_MAX_AGE_SECONDS", 23.5 * 3600, minimum=10.0)
+LIQUIDATION_STREAM_MAX_AGE_SECONDS = env_float("LIQUIDATION_STREAM_MAX_AGE_SECONDS", STREAM_MAX_AGE, minimum=10.0)
 
 # -- scheduling: django-crontab ----------------------------------------------------------------
 # `python manage.py crontab add` installs one line that runs collect_liquidation every minute

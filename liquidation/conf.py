@@ -177,9 +177,11 @@ def alert_config() -> AlertConfig:
 
 
 def legacy_alert_variables() -> str | None:
-    """One line when a legacy channel variable is set that ``ALERT_URLS`` replaces (the signed webhook and
-    the signed Feishu bot are not replaced: Apprise cannot sign them), else None."""
+    """One line when a deprecated variable is set: a legacy channel variable that ``ALERT_URLS`` replaces
+    (the signed webhook and the signed Feishu bot are not replaced: Apprise cannot sign them), or a rule
+    variable that ``ALERT_RULES_FILE`` replaces; else None."""
     s = settings
+    said = []
     named = [
         name
         for name, on in (
@@ -191,12 +193,15 @@ def legacy_alert_variables() -> str | None:
         )
         if on
     ]
-    if not named:
-        return None
-    return (
-        f"deprecated: {', '.join(named)} will be removed in a later release; put the same destination in "
-        "ALERT_URLS (json://, tgram://, dingtalk://, feishu://, wecombot://; see the README, Alerts)"
-    )
+    if named:
+        said.append(
+            f"{', '.join(named)} will be removed in a later release; put the same destination in ALERT_URLS "
+            "(json://, tgram://, dingtalk://, feishu://, wecombot://; see the README, Alerts)"
+        )
+    if s.ALERT_RULE_VARIABLES_SET:
+        what = "are ignored: ALERT_RULES_FILE is set" if s.ALERT_RULES_FILE else "will be removed in a later release"
+        said.append(f"{', '.join(s.ALERT_RULE_VARIABLES_SET)} {what}; write the rules in ALERT_RULES_FILE (JSON)")
+    return f"deprecated: {'; '.join(said)}" if said else None
 
 
 def pipeline(source: str | None = None, url: str | None = None) -> Minute:

@@ -39,6 +39,7 @@ from .events import MAX_AGE_MS
 from .eventstore import EventStore
 from .http import public_error, redact_text
 from .statestore import StateStore, as_state
+from .streamdefaults import STREAM_MAX_AGE, STREAM_SILENCE
 from .venues.base import ConnSpec, Venue
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,8 @@ class Listener:
         *,
         flush_interval: float = 0.25,
         status_interval: float = 2.0,
-        silence: float = 120.0,
-        max_age: float = 23.5 * 3600,
+        silence: float = STREAM_SILENCE,
+        max_age: float = STREAM_MAX_AGE,
         refresh_interval: float = 3600.0,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,6 +125,9 @@ def child_clock(start: float) -> list[str]:
 
 def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """An environment for running manage.py in a child process against temporary files only."""
+    http_file = tmp_path / "http.json"  # quick to give up: a test upstream answers at once or never
+    if not http_file.exists():
+        http_file.write_text(json.dumps({"retries": 1, "backoff": 0.01, "deadline": 5}))
     env_file = tmp_path / "test.env"
     if not env_file.exists():
         env_file.write_text("# isolates child processes from the developer's own .env\n")
@@ -136,9 +140,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "LIQSITE_DATA_DIR": str(tmp_path / "data"),
         "LIQSITE_LOG_DIR": str(tmp_path / "logs"),
         "LIQUIDATION_DATA_FILE": str(tmp_path / "data" / "liquidation_1h.jsonl"),
-        "LIQUIDATION_HTTP_RETRIES": "1",
-        "LIQUIDATION_HTTP_BACKOFF": "0.01",
-        "LIQUIDATION_HTTP_DEADLINE": "5",
+        "LIQUIDATION_HTTP_FILE": str(http_file),
         "LIQUIDATION_EVENTS_DIR": str(tmp_path / "data" / "events"),
         **closed_exchange_urls(),
         "FEAR_GREED_URL": "off",

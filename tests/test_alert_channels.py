@@ -153,3 +153,17 @@ def test_a_large_order_and_a_hot_coin_fire_with_what_they_are_of(tmp_path, store
     assert "One coin's 1h liquidations (PEPE) $4.00M" in text
     assert [e.kind for e in evaluate(cfg, store, at(12, 9))] == ["recovered"]  # the order left the 5-minute window
     assert rule_value(order, store, at(12, 3), None) is None  # no buckets (another source): no value, no alert
+
+
+def test_deprecated_variables_are_named_in_one_line_with_what_replaces_them(liq_settings):
+    from liquidation.conf import legacy_alert_variables
+
+    assert legacy_alert_variables() is None
+    liq_settings.ALERT_RULE_VARIABLES_SET = ["ALERT_H1_THRESHOLD"]
+    liq_settings.ALERT_DINGTALK_WEBHOOK = "https://oapi.dingtalk.com/robot/send?access_token=t"
+    liq_settings.ALERT_WEBHOOK_URL, liq_settings.ALERT_WEBHOOK_SECRET = "https://hooks.example/x", "signed"
+    line = legacy_alert_variables()
+    assert line.count("deprecated:") == 1 and "\n" not in line
+    assert "ALERT_DINGTALK_* will be removed" in line and "ALERT_URLS" in line
+    assert "ALERT_H1_THRESHOLD will be removed" in line and "ALERT_RULES_FILE" in line
+    assert "ALERT_WEBHOOK_URL" not in line  # the signed webhook stays: Apprise cannot sign it

@@ -112,7 +112,7 @@ def test_a_failing_cron_run_leaves_a_trace_in_last_run_and_the_log(table, tmp_pa
     env_file = tmp_path / "cron.env"
     env_file.write_text(
         f"LIQUIDATION_SOURCE_URL={url}\nLIQSITE_DATA_DIR={tmp_path / 'd'}\nLIQSITE_LOG_DIR={tmp_path / 'l'}\n"
-        f"LIQUIDATION_HTTP_RETRIES=0\nDJANGO_SECRET_KEY={'fail-test-key-' + 'a1b2c3' * 8}\n"
+        f"LIQUIDATION_HTTP_FILE={tmp_path / 'http.json'}\nDJANGO_SECRET_KEY={'fail-test-key-' + 'a1b2c3' * 8}\n"
     )
     env = env_for(tmp_path, env_file, table)
     manage_crontab(env, "add")

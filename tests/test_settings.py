@@ -12,7 +12,8 @@ from tests.conftest import run_manage, subprocess_env
 SHOW = (
     "from django.conf import settings as s; import json; "
     "print(json.dumps({'debug': s.DEBUG, 'key': s.SECRET_KEY, 'hosts': s.ALLOWED_HOSTS, "
-    "'data': str(s.LIQUIDATION_DATA_FILE), 'deadline': s.LIQUIDATION_HTTP_DEADLINE, "
+    "'data': str(s.LIQUIDATION_DATA_FILE), 'stale': s.LIQUIDATION_STALE_SECONDS, "
+    "'deadline': s.LIQUIDATION_HTTP_DEADLINE, 'retry_after_max': s.LIQUIDATION_HTTP_RETRY_AFTER_MAX, "
     "'ssl': getattr(s, 'SECURE_SSL_REDIRECT', False), 'source_url': s.LIQUIDATION_SOURCE_URL}))"
 )
 
@@ -49,22 +50,43 @@ def test_env_file_is_read_and_real_environment_wins(tmp_path):
     env = subprocess_env(tmp_path)
     (tmp_path / "test.env").write_text(
         "LIQUIDATION_SOURCE_URL=http://127.0.0.1:1/from-file\nDJANGO_ALLOWED_HOSTS=a.example,b.example\n"
-        "LIQUIDATION_HTTP_DEADLINE=7\n"
+        "LIQUIDATION_STALE_SECONDS=70\n"
     )
-    env["LIQUIDATION_HTTP_DEADLINE"] = "9"
+    env["LIQUIDATION_STALE_SECONDS"] = "90"
     got = show(env)
     assert got["source_url"] == "http://127.0.0.1:1/from-file"
     assert got["hosts"] == ["a.example", "b.example"]
-    assert got["deadline"] == 9.0
+    assert got["stale"] == 90
+
+
+def test_http_limits_are_the_policys_defaults_or_the_files(tmp_path):
+    from liquidation.http import HttpPolicy
+
+    env = subprocess_env(tmp_path)
+    env.pop("LIQUIDATION_HTTP_FILE")
+    got = show(env)
+    assert (got["deadline"], got["retry_after_max"]) == (HttpPolicy.deadline, HttpPolicy.retry_after_max)
+    (tmp_path / "limits.json").write_text('{"deadline": 12.5, "retries": 0}')
+    assert show({**env, "LIQUIDATION_HTTP_FILE": str(tmp_path / "limits.json")})["deadline"] == 12.5
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [('{"deadlin": 3}', "unknown key 'deadlin'"), ('{"retries": 2.5}', "retries must be"), ("[1]", "JSON object")],
+)
+def test_a_malformed_http_file_stops_start_up_naming_the_key(tmp_path, content, named):
+    (tmp_path / "limits.json").write_text(content)
+    out = run_manage(subprocess_env(tmp_path, LIQUIDATION_HTTP_FILE=str(tmp_path / "limits.json")), "check")
+    assert out.returncode != 0 and "LIQUIDATION_HTTP_FILE=" in out.stderr and named in out.stderr
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("DJANGO_DEBUG", "maybe"),
-        ("LIQUIDATION_HTTP_RETRIES", "three"),
-        ("LIQUIDATION_HTTP_DEADLINE", "nan"),
-        ("LIQUIDATION_HTTP_DEADLINE", "-1"),
+        ("LIQUIDATION_STALE_SECONDS", "three"),
+        ("LIQUIDATION_STREAM_SILENCE_SECONDS", "nan"),
+        ("LIQUIDATION_STALE_SECONDS", "-1"),
         ("LIQUIDATION_SOURCE", "binance"),
     ],
 )

@@ -199,3 +199,21 @@ def pg_store(pg_alias, django_db_blocker):
             model.objects.using(pg_alias).all().delete()
         yield PgRecordStore(using=pg_alias)
         connections[pg_alias].close()  # or a later request's close_old_connections would touch it
+
+
+#: Whole modules whose tests take seconds each (child processes killed mid-write, benchmarks, cron runs).
+SLOW_MODULES = {"test_bench.py", "test_proofs.py", "test_deploy_multinode.py", "test_crontab.py"}
+#: Tests that start real servers or browsers: PostgreSQL, Redis, the site under gunicorn, Chromium.
+SLOW_FIXTURES = {"pg_url", "redis_server", "site", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow groups ``slow`` (``scripts/test -m "not slow"`` is the quick loop): browser tests,
+    tests on real servers, and the modules above; single slow tests carry the mark themselves."""
+    for item in items:
+        if (
+            "browser" in item.path.parts
+            or item.path.name in SLOW_MODULES
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -94,6 +94,7 @@ def test_every_kind_of_apprise_url_delivers_the_alert_to_a_local_endpoint(tmp_pa
     assert seen["/message"].headers.get("X-Gotify-Key") == "AppTokenXYZ" or "AppTokenXYZ" in str(seen["/message"].query)
 
 
+@pytest.mark.slow
 def test_a_failing_url_is_its_own_failure_and_its_secret_stays_out_of_the_reason(tmp_path, store, upstream):
     upstream.route("/ok", *[Reply(200, b"{}")] * 3)
     upstream.route("/refuses", *[Reply(500, b"{}")] * 3)

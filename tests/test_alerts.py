@@ -287,6 +287,7 @@ def test_a_broken_alert_setting_does_not_fail_the_collection(liq_settings, store
     assert store.count() == 1
 
 
+@pytest.mark.slow
 def test_a_webhook_that_trickles_cannot_hold_the_collector(tmp_path, store, upstream):
     url = upstream.route("/slow", Reply(200, b"x" * 200, drip=1.0))
     store.append(rec(NOW, 12000))

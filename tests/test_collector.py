@@ -145,6 +145,7 @@ def test_loop_collects_then_stops_cleanly_on_sigterm(tmp_path, upstream, fixture
     assert "collector loop stopped after 1 collection(s)" in err
 
 
+@pytest.mark.slow
 def test_loop_with_no_exchange_reachable_keeps_running_and_says_so(tmp_path):
     env = subprocess_env(tmp_path)
     proc = subprocess.Popen(

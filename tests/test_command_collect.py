@@ -207,6 +207,7 @@ def test_503_with_huge_retry_after_ends_within_the_deadline(seeded, liq_settings
     assert time.monotonic() - started < liq_settings.LIQUIDATION_HTTP_DEADLINE
 
 
+@pytest.mark.slow
 def test_body_dripping_one_byte_a_second_ends_within_the_deadline(seeded, liq_settings, upstream, fixture_path):
     liq_settings.LIQUIDATION_HTTP_READ_TIMEOUT = 5  # each byte arrives well within the read timeout
     serve_panic(upstream, liq_settings, Reply.file(fixture_path("upstream/panic-api/latest-flat.json"), drip=1.0))
@@ -215,6 +216,7 @@ def test_body_dripping_one_byte_a_second_ends_within_the_deadline(seeded, liq_se
     assert time.monotonic() - started < liq_settings.LIQUIDATION_HTTP_DEADLINE + 0.5
 
 
+@pytest.mark.slow
 def test_headers_dripping_one_byte_at_a_time_end_within_the_deadline(seeded, liq_settings, upstream, fixture_path):
     liq_settings.LIQUIDATION_HTTP_READ_TIMEOUT = 5  # each byte arrives well within the read timeout
     serve_panic(upstream, liq_settings, Reply.file(fixture_path("upstream/panic-api/latest-flat.json"), head_drip=0.3))

@@ -200,6 +200,7 @@ def test_with_too_little_of_the_minute_left_it_waits_for_a_later_minute_without_
     assert refresh_at(NOW + 30, path, url).outcome == "fetched"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "reply",
     [Reply(200, b"{}", delay=30), Reply(200, b'{"data": []}' * 10, drip=0.2), Reply(200, b"{}", head_drip=0.3)],
@@ -303,6 +304,7 @@ def test_a_failed_collection_keeps_its_exit_status_1_whatever_the_index_does(liq
     assert feargreed.has_data(liq_settings.FEAR_GREED_FILE)
 
 
+@pytest.mark.slow
 def test_a_slow_index_never_holds_the_collection_past_its_minute(panic_ok, store, upstream):
     panic_ok.FEAR_GREED_URL = upstream.route(FNG, Reply(200, b"{}", delay=30))
     panic_ok.LIQUIDATION_HTTP_CONNECT_TIMEOUT = panic_ok.LIQUIDATION_HTTP_READ_TIMEOUT = 30.0

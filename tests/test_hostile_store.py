@@ -182,6 +182,7 @@ def test_cr_and_crlf_line_ends_read_and_the_next_append_is_intact(liq_settings, 
     assert store.range() == [*good, nxt]
 
 
+@pytest.mark.slow
 def test_a_reversed_block_never_gives_a_wrong_window(liq_settings, store):
     good = minutes(3000)
     lines = [to_line(r) for r in good]

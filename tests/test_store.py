@@ -330,6 +330,7 @@ def test_a_huge_integer_line_is_skipped_not_raised(store):
     assert store.latest()["timestamp"] == T0
 
 
+@pytest.mark.slow
 def test_windowed_reads_match_a_naive_scan_on_a_file_larger_than_the_search_slack(tmp_path):
     import random
 

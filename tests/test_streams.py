@@ -366,6 +366,7 @@ def test_unreachable_instrument_list_is_retried_not_fatal(tmp_path, upstream):
     assert upstream.hits("/api/v5/public/instruments") >= 2
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_burst_loses_nothing_that_was_acknowledged(tmp_path, ws):
     base = now_ms() - 60000
 

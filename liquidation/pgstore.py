@@ -22,6 +22,7 @@ from django.db.models import Min
 
 from .models import Record, State
 from .records import minute_of, parse_line, to_line
+from .statestore import update_locked
 from .store import DuplicateMinute, StoreError
 
 BATCH = 2000
@@ -212,10 +213,7 @@ class PgStateStore:
             raise StoreError(f"state {name!r}: {e.__class__.__name__}: {e}") from e
 
     def update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        with self.locked(name) as value:
-            new = change(dict(value))
-            value.clear()
-            value.update(new)
+        update_locked(self, name, change)
 
     @contextmanager
     def locked(self, name: str) -> Iterator[dict[str, Any]]:

@@ -78,10 +78,7 @@ class FileStateStore:
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def update(self, name: str, change: Change) -> None:
-        with self.locked(name) as value:
-            new = change(dict(value))
-            value.clear()
-            value.update(new)
+        update_locked(self, name, change)
 
     @contextmanager
     def locked(self, name: str) -> Iterator[dict[str, Any]]:
@@ -91,6 +88,15 @@ class FileStateStore:
             value = read_json_object(path)
             yield value
             write_json_atomic(path, value)
+
+
+def update_locked(store: StateStore, name: str, change: Change) -> None:
+    """``StateStore.update`` for any store with ``locked``: ``change`` of the current value replaces it,
+    inside the lock (nothing is written when ``change`` raises)."""
+    with store.locked(name) as value:
+        new = change(dict(value))
+        value.clear()
+        value.update(new)
 
 
 def as_state(where: StateStore | str | os.PathLike[str], name: str) -> StateStore:

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from pytest_redis import factories
 
 from liquidation.http import HttpPolicy
 from liquidation.store import JsonlStore
 from tests.upstream_server import UpstreamServer
+from tests.ws_server import WsServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: Port 9 (discard) on loopback: nothing listens, so a connection is refused at once.
@@ -67,6 +71,38 @@ def store(tmp_path: Path) -> JsonlStore:
     return JsonlStore(tmp_path / "liquidation_1h" / "liquidation_1h.jsonl")
 
 
+#: Characters that must be percent-encoded in a URL: the password travels through the URL as operators write it.
+REDIS_PASSWORD = "s3cr:et@pa/ss"
+redis_server = factories.redis_proc(port=None, password=REDIS_PASSWORD)  # a throwaway redis-server per session
+
+
+@pytest.fixture
+def redis_url(redis_server) -> Iterator[str]:
+    """The throwaway server's URL, emptied before the test (no counts or answers of another test)."""
+    import redis
+
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, password=REDIS_PASSWORD)
+    client.flushall()
+    client.close()
+    yield f"redis://:{quote(REDIS_PASSWORD, safe='')}@{redis_server.host}:{redis_server.port}/0"
+
+
+@pytest.fixture
+def venues(upstream, fixture_path) -> dict[str, str]:
+    """Every venue's REST API on the loopback server (tests/exchangetools.py): ``{"rest": base URL}``."""
+    from tests.exchangetools import serve_venues
+
+    return serve_venues(upstream, fixture_path)
+
+
+@pytest.fixture
+def ws() -> Iterator[WsServer]:
+    """A websocket server on loopback (tests/ws_server.py): route paths to handlers that play a venue."""
+    server = WsServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def upstream() -> Iterator[UpstreamServer]:
     server = UpstreamServer().start()
@@ -108,6 +144,13 @@ def closed_exchange_urls() -> dict[str, str]:
         for v in VENUES
         for kind in v.endpoints
     }
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def minute_start_clock() -> float:

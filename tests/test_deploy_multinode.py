@@ -18,10 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, subprocess_env
-from tests.test_exchanges import venues  # noqa: F401 (a fixture: every venue's REST API, recorded answers)
-from tests.test_redis_cache import redis_server, redis_url  # noqa: F401 (fixtures: a throwaway redis-server)
-from tests.test_streams import BINANCE_PATH, binance_frame
+from tests.conftest import PROJECT, free_port, subprocess_env
+from tests.streamtools import BINANCE_PATH, binance_frame
 from tests.upstream_server import wait_for
 
 DEPLOY = PROJECT / "deploy"
@@ -49,12 +47,6 @@ def env_file(path: Path) -> dict[str, str]:
     return dict(pairs)
 
 
-def free_port() -> int:
-    from tests.test_redis_cache import free_port as port
-
-    return port()
-
-
 def get(base: str, path: str) -> tuple[int, dict]:
     request = urllib.request.Request(base + path, headers={"Accept": "application/json", "Host": "liq.example.com"})
     try:
@@ -80,8 +72,8 @@ def test_two_web_nodes_two_collectors_two_listeners_share_one_store(
     tmp_path,
     pg_store,
     pg_url,
-    redis_url,  # noqa: F811
-    venues,  # noqa: F811
+    redis_url,
+    venues,
 ):
     from tests.ws_server import WsServer
 

@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 
-import pytest
 import time_machine
 
 from liquidation.exchanges import ExchangesSource
 from liquidation.statestore import FileStateStore
 from tests.conftest import MANAGE, PROJECT, subprocess_env
-from tests.test_exchanges import NOW, collect, stream_state, venues  # noqa: F401 (venues: a fixture)
-from tests.test_streams import BINANCE_PATH, binance_frame
+from tests.exchangetools import NOW, collect, stream_state
+from tests.streamtools import BINANCE_PATH, binance_frame
 from tests.upstream_server import wait_for
 
 
@@ -30,7 +29,7 @@ def _pg(pg_store):
     return state, PgEventStore(using=pg_store.using), PgBucketStore(state, using=pg_store.using)
 
 
-def test_a_minute_on_postgresql_is_the_minute_on_the_files_and_writes_no_file(tmp_path, venues, pg_store):  # noqa: F811
+def test_a_minute_on_postgresql_is_the_minute_on_the_files_and_writes_no_file(tmp_path, venues, pg_store):
     files_dir, pg_dir = tmp_path / "files", tmp_path / "pg"
     files_dir.mkdir()
     pg_dir.mkdir()
@@ -93,15 +92,6 @@ def test_two_listeners_fed_the_same_frames_store_each_event_once(tmp_path, ws, p
         outputs = [child.communicate(timeout=30) for child in children]
     assert [child.returncode for child in children] == [0, 0], outputs
     assert not (tmp_path / "data" / "events").exists()  # nothing written to the day files
-
-
-@pytest.fixture
-def ws():
-    from tests.ws_server import WsServer
-
-    server = WsServer().start()
-    yield server
-    server.stop()
 
 
 ASK = """

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -22,32 +21,16 @@ import pytest
 import redis
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
-from pytest_redis import factories
 from rest_framework.test import APIClient
 
 from liqsite.caches import CONNECT_TIMEOUT, KEY_PREFIX, SOCKET_TIMEOUT, caches, check_redis_url
 from liquidation.records import build_record, to_line
 from liquidation.store import JsonlStore
-from tests.conftest import PROJECT, child_clock, minute_start_clock, run_manage, subprocess_env
+from tests.conftest import PROJECT, child_clock, free_port, minute_start_clock, run_manage, subprocess_env
+from tests.conftest import REDIS_PASSWORD as PASSWORD
 
-#: Characters that must be percent-encoded in a URL: the password travels through the URL as operators write it.
-PASSWORD = "s3cr:et@pa/ss"
-redis_server = factories.redis_proc(port=None, password=PASSWORD)
 HEADER = "X-Liqsite-Cache"
 BASE = "/api/liquidation-1h/"
-
-
-def url_of(server, db: int = 0) -> str:
-    return f"redis://:{quote(PASSWORD, safe='')}@{server.host}:{server.port}/{db}"
-
-
-@pytest.fixture
-def redis_url(redis_server) -> Iterator[str]:
-    """The throwaway server's URL, emptied before the test (no counts or answers of another test)."""
-    client = redis.Redis(host=redis_server.host, port=redis_server.port, password=PASSWORD)
-    client.flushall()
-    client.close()
-    yield url_of(redis_server)
 
 
 # -- the setting ---------------------------------------------------------------------------------------
@@ -178,12 +161,6 @@ class Web:
                 return r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -21,8 +21,9 @@ from liquidation.venues.binance import Binance
 from liquidation.venues.bybit import Bybit
 from liquidation.venues.okx import Okx
 from tests.conftest import MANAGE, PROJECT, subprocess_env
+from tests.streamtools import BINANCE_PATH, binance_frame, now_ms
 from tests.upstream_server import Reply, wait_for
-from tests.ws_server import WsServer, replies
+from tests.ws_server import replies
 
 
 def BinanceVenue(ws_url: str) -> Binance:
@@ -41,37 +42,6 @@ def OkxVenue(ws_url: str, rest_url: str, policy, *, ping_every: float | None = N
 
 
 POLICY = HttpPolicy(connect_timeout=1, read_timeout=2, retries=0, backoff=0.01, deadline=5)
-BINANCE_PATH = "/market/stream?streams=!forceOrder@arr"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def binance_frame(symbol: str, side: str, z: str, ap: str, t: int, status: str = "FILLED") -> str:
-    order = {
-        "s": symbol,
-        "S": side,
-        "o": "LIMIT",
-        "f": "IOC",
-        "q": z,
-        "p": ap,
-        "ap": ap,
-        "X": status,
-        "l": z,
-        "z": z,
-        "T": t,
-        "ps": symbol,
-        "st": 1,
-    }
-    return json.dumps({"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": t + 5, "o": order}})
-
-
-@pytest.fixture
-def ws():
-    server = WsServer().start()
-    yield server
-    server.stop()
 
 
 def run_listener(listener: Listener, seconds: float) -> None:

@@ -215,3 +215,11 @@ def wait_ready(page, state: str = "ready") -> None:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def day_with_gap(site):
+    """24 h of minutes, with a 10-minute hole 100 minutes ago."""
+    records = minute_series(1440, gap=range(100, 110))
+    site.seed(records)
+    return records

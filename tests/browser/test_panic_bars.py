@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 from liquidation.records import to_line
 from tests.browser.conftest import screenshot, wait_ready
+from tests.browser.pagetools import ECHARTS
 from tests.browser.test_panic_depth import _event, depth, fold, no_buckets  # noqa: F401 (fixtures)
-from tests.browser.test_panic_page import ECHARTS
 
 BARS = f"""async () => {{
   const echarts = await import({ECHARTS});

@@ -13,7 +13,7 @@ import pytest
 
 from liquidation.records import to_line
 from tests.browser.conftest import minute_series, screenshot, wait_ready
-from tests.browser.test_panic_page import ECHARTS
+from tests.browser.pagetools import ECHARTS
 
 OPTION = f"""async (id) => {{
   const echarts = await import({ECHARTS});

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.browser.conftest import minute_series, wait_ready
-from tests.browser.test_panic_page import ECHARTS
+from tests.browser.pagetools import ECHARTS
 from tests.browser.test_panic_review import open_panic
 
 # Second look: steps counted as the server counts minutes, the server's clock from the first request on,

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from tests.browser.conftest import minute_series, screenshot, wait_ready
-from tests.browser.test_panic_page import ECHARTS
+from tests.browser.pagetools import ECHARTS
 
 PRICES = {"prices": {"BTC": 97123.5, "ETH": 3456.7}}
 

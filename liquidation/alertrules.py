@@ -84,8 +84,9 @@ def rule_value(rule: Rule, store: RecordStore, now: float, depth: Depth | None =
 
 
 def _order(reader: Any, now: float) -> Value:
-    """The largest order of the minutes in the last ``ORDER_WINDOW`` s (the current minute included)."""
-    total = reader.total("venues", int(now) - ORDER_WINDOW, int(now))
+    """The largest order of the last ``ORDER_WINDOW`` s of minutes: the current one and the four before."""
+    now_m = int(now) // 60 * 60
+    total = reader.total("venues", now_m - ORDER_WINDOW + 60, now_m)
     best = (0.0, "")
     for venue, sides in total["x"].items():
         for side, cell in sides.items():
@@ -95,8 +96,10 @@ def _order(reader: Any, now: float) -> Value:
 
 
 def _coin(reader: Any, now: float) -> Value:
-    """The coin with the largest liquidated sum over the last hour, both sides, every venue."""
-    total = reader.total("coins", int(now) - 3540, int(now))
+    """The coin with the largest liquidated sum over the last hour (60 minutes, the current one included, as
+    ``depth.summary`` counts them), both sides, every venue."""
+    now_m = int(now) // 60 * 60
+    total = reader.total("coins", now_m - 3540, now_m)
     sums = {coin: sum(cell[0] + cell[2] for cell in venues.values()) for coin, venues in total["c"].items()}
     if not sums:
         return Value(0.0)

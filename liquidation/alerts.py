@@ -146,7 +146,7 @@ def run_alerts(
                 outcome["sent"][channel.name] = "postponed: the alert time budget is used up"
                 continue
             try:
-                _deliver(channel, config.state_file, now, outcome)
+                _deliver(channel, config.state_file, now, outcome, started + budget)
             except Exception:  # one channel's trouble is that channel's only
                 logger.exception("alerts to %s failed; the other channels go on", channel.name)
     except Exception:  # alerts must never break a collection
@@ -154,13 +154,19 @@ def run_alerts(
     return outcome
 
 
-def _deliver(channel: Channel, state_file: StateStore | Path, now: float, outcome: dict[str, Any]) -> None:
+def _deliver(
+    channel: Channel, state_file: StateStore | Path, now: float, outcome: dict[str, Any], until: float
+) -> None:
     """Send what is queued for ``channel``, one message at a time, saving the queue after each send
     (attempts counted even when the send blew up), so a message that cannot go is retried at most
-    MAX_ATTEMPTS times and never blocks what comes after it."""
+    MAX_ATTEMPTS times and never blocks what comes after it. No send starts after ``until`` (monotonic):
+    a channel with a long queue cannot hold the collection past the alert budget."""
     with _StateFile(state_file) as state:
         pending = len(_queue(state, channel.name))
     for _ in range(pending):
+        if time.monotonic() > until:  # the rest waits for the next evaluation, in order
+            outcome["sent"].setdefault(channel.name, "postponed: the alert time budget is used up")
+            return
         with _StateFile(state_file) as state:
             queue = _queue(state, channel.name)
             if not queue:

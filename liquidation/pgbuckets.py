@@ -36,6 +36,7 @@ FOLDS = "folds"  # the state row of the newest fold: seq, since (database clock)
 MARGIN = 120  # seconds of inserts read again by each fold (a transaction open across the previous fold)
 SPAN = 3 * 3600  # a refold reads the events of at most this many seconds at once
 HOUR = 3600
+Loaded = tuple[int, dict[str, buckets.Line]]  # a minute's ver and its lines by table
 MAX_MINUTES = 20_000  # parsed minutes kept per process (two weeks)
 SEQ_TTL = 1.0  # seconds a reader trusts the committed fold count it read
 _FOLDED_HERE = [0]  # writes to the buckets by this process: a reader here trusts nothing older
@@ -74,6 +75,11 @@ class PgBucketStore:
 
     def new_reader(self) -> PgBucketReader:
         return PgBucketReader(self)
+
+    def _db_ver(self) -> int:
+        """A bucket's version: the database's clock in µs, one clock for every collector, so a rewrite
+        always moves a minute's ``ver`` and a day's newest ``ver`` forward."""
+        return int(self._db_now() * 1_000_000)
 
     def _db_now(self) -> float:
         with connections[self.using].cursor() as cursor:
@@ -147,7 +153,7 @@ class PgBucketStore:
                     pairs.append((row_id, event))
             read += len(pairs)
             folded = buckets.fold(pairs)
-            ver = time.time_ns()
+            ver = self._db_ver()
             _FOLDED_HERE[0] += 1
             cells = {m: folded.get(m, {}) for m in chunk}  # a minute whose events were deleted is a zero
             fresh = [
@@ -172,7 +178,7 @@ class PgBucketStore:
             names = sorted(v for v, since in live.items() if since <= m)
             if names:
                 by_names.setdefault(_dumps(names), []).append(m)
-        ver = time.time_ns()
+        ver = self._db_ver()
         for names, ms in by_names.items():
             self._rows().bulk_create([Bucket(minute=m, live=names, ver=ver) for m in ms], ignore_conflicts=True)
             self._rows().filter(minute__in=ms, live__isnull=True).update(live=names, ver=ver)
@@ -187,12 +193,12 @@ class PgBucketStore:
         """Set the coverage of minutes that have none yet (``migrate_store``: the files' coverage), count a
         fold (readers see the buckets as available) and move ``covered`` past them (the next fold writes the
         coverage of later minutes only: an older minute without any was a gap, and stays one)."""
-        ver = time.time_ns()
         by_names: dict[str, list[int]] = {}
         for m, names in live.items():
             if names:
                 by_names.setdefault(_dumps(sorted(names)), []).append(m)
         try:
+            ver = self._db_ver()
             for names, ms in by_names.items():
                 for i in range(0, len(ms), 2000):
                     part = ms[i : i + 2000]
@@ -292,8 +298,9 @@ class PgBucketReader:
     def _query(self, lo: int, hi: int) -> dict[int, tuple[int, dict[str, buckets.Line]]]:
         rows = self.store._rows().filter(minute__gte=lo, minute__lte=hi)
         vers = dict(rows.values_list("minute", "ver"))
-        with self._lock:
-            stale = [m for m, v in vers.items() if m not in self._minutes or self._minutes[m][0] != v]
+        with self._lock:  # what this call answers with: nothing another thread's eviction can take away
+            out = {m: self._minutes[m] for m, v in vers.items() if m in self._minutes and self._minutes[m][0] == v}
+        stale = [m for m in vers if m not in out]
         for i in range(0, len(stale), 2000):
             part = self.store._rows().filter(minute__in=stale[i : i + 2000])
             for m, ver, x, c, live in part.values_list("minute", "ver", "x", "c", "live"):
@@ -302,11 +309,10 @@ class PgBucketReader:
                 views = {"venues": {"live": names, "x": json.loads(x), "c": {}}}
                 if coins:  # as in the files: a minute has a coin line only when it has coin cells
                     views["coins"] = {"live": [], "x": {}, "c": coins}
-                with self._lock:
-                    self._minutes[m] = (ver, views)
+                out[m] = (ver, views)
         with self._lock:
-            out = {m: self._minutes[m] for m in vers if m in self._minutes}
-            for m in out:
+            for m, item in out.items():
+                self._minutes[m] = item
                 self._minutes.move_to_end(m)
             while len(self._minutes) > MAX_MINUTES:
                 self._minutes.popitem(last=False)
@@ -320,10 +326,14 @@ class PgBucketReader:
     def total(self, table: str, start: int, end: int) -> buckets.Line:
         """The sum of the minutes starting in ``[start, end]``: whole hours from the cache, edges by minute."""
         lo, hi = -(-start // 60) * 60, end // 60 * 60
-        total = buckets.empty_total()
         if hi < lo:
-            return total
-        loaded = self._load(lo, hi)
+            return buckets.empty_total()
+        return self._sum(table, lo, hi, self._load(lo, hi))
+
+    def _sum(
+        self, table: str, lo: int, hi: int, loaded: Mapping[int, tuple[int, dict[str, buckets.Line]]]
+    ) -> buckets.Line:
+        total = buckets.empty_total()
         hour = lo // HOUR * HOUR
         while hour <= hi:
             ms = range(max(hour, lo), min(hour + HOUR - 60, hi) + 60, 60)
@@ -359,7 +369,9 @@ class PgBucketReader:
             cached = self._days.get((table, day))
             if cached is not None and cached[0] == stamp:
                 return cached[1]
-        got = self.total(table, start, start + 86340)
+        # Summed from rows read now, not from the span (which waits for the fold count): the total and its
+        # stamp are never of two different moments for long (a change in between moves the stamp again).
+        got = self._sum(table, start, start + 86340, self._query(start, start + 86340))
         with self._lock:
             self._days[(table, day)] = (stamp, got)
         return got

@@ -25,8 +25,6 @@ from .store import StoreError
 
 BATCH = 2000
 DAY_MS = 86_400_000
-#: The tape looks back at most this far, as the file tape reads at most two day files.
-TAPE_BACK_MS = 2 * DAY_MS
 
 
 def _row(event: dict[str, Any]) -> Event:
@@ -107,9 +105,9 @@ class PgEventStore:
 
     def drop_days_before(self, day: date) -> list[str]:
         """Delete the events of the UTC days before ``day`` in batches; return the days that had some."""
-        dropped = [d.isoformat() for d in self.days() if d < day]
         cutoff = _day_ms(day)
         try:
+            dropped = [d.isoformat() for d in self.days() if d < day]
             while True:
                 ids = list(self._rows().filter(ts_ms__lt=cutoff).values_list("id", flat=True)[:BATCH])
                 if not ids:
@@ -140,7 +138,7 @@ class PgEventStore:
         f: Filters | None = None,
     ) -> dict[str, Any]:
         """``tape.tape``'s answer from one indexed query: the newest matching countable events before
-        ``before_ms`` (within ``TAPE_BACK_MS`` of the newest event), newest first, and ``next_before``."""
+        ``before_ms`` (in the newest event's UTC day and the one before), newest first, and ``next_before``."""
         from .tape import _answer, _Page  # the page rules are the file tape's: one definition of a page
 
         f = f or Filters()
@@ -148,7 +146,9 @@ class PgEventStore:
         newest = self._rows().filter(ts_ms__lt=before_ms).order_by("-ts_ms").values_list("ts_ms", flat=True).first()
         if newest is None:
             return _answer(page, 0, date.min, date.max)
-        rows = self._rows().filter(ts_ms__lt=before_ms, ts_ms__gte=newest - TAPE_BACK_MS, usd__gte=max(min_usd, 0.0))
+        # Two UTC days, the newest event's and the one before, as the file tape reads two day files.
+        floor = _day_ms(datetime.fromtimestamp(newest / 1000, UTC).date() - timedelta(days=1))
+        rows = self._rows().filter(ts_ms__lt=before_ms, ts_ms__gte=floor, usd__gte=max(min_usd, 0.0))
         if side:
             rows = rows.filter(side=side)
         if f.exchange:
@@ -157,9 +157,9 @@ class PgEventStore:
             rows = rows.filter(coin=f.coin)
         # One row past the page tells whether the page's oldest millisecond was cut (``_Page.left_out``);
         # rows of that same millisecond beyond it change nothing the answer says.
-        for row_id, line in rows.order_by("-ts_ms", "-id").values_list("id", "line")[: limit + 1]:
+        # Within a millisecond the first stored come first, as in the day files (the page keeps the lowest).
+        for row_id, line in rows.order_by("-ts_ms", "id").values_list("id", "line")[: limit + 1]:
             page.consider(row_id, json.loads(line))
-        floor = newest - TAPE_BACK_MS
         if not page.full and self._rows().filter(ts_ms__lt=floor).exists():
             return _answer(page, floor, date.min, date.max)  # older events remain: the next page starts there
         return _answer(page, 0, date.min, date.max)

@@ -117,6 +117,21 @@ def test_a_failing_url_is_its_own_failure_and_its_secret_stays_out_of_the_reason
     assert state["sends"]["ok"][good.name] == 1 and state["sends"]["error"][refusing.name] == 1
 
 
+@pytest.mark.slow
+def test_a_long_queue_on_a_slow_channel_stops_at_the_budget_and_keeps_its_order(tmp_path, store, upstream):
+    upstream.route("/slow", *[Reply(200, b"{}", delay=30)] * 5)
+    slow = AppriseChannel(f"json://127.0.0.1:{upstream.port}/slow")  # each send ends at our 5 s read timeout
+    cfg = config(tmp_path, [H1], [slow])
+    (tmp_path / "alerts.json").write_text(
+        json.dumps({"outbox": {slow.name: [{"title": "t", "text": f"queued {i}", "attempts": 0} for i in range(4)]}})
+    )
+    started = time.monotonic()
+    outcome = run_alerts(cfg, store, NOW, budget=3)
+    assert time.monotonic() - started < 12  # one send (≤ 5 s plus its deadline's grace), then the budget stops it
+    queue = json.loads((tmp_path / "alerts.json").read_text())["outbox"][slow.name]
+    assert [i["text"] for i in queue] == ["queued 1", "queued 2", "queued 3", "queued 0"] and outcome["sent"][slow.name]
+
+
 def test_markdown_services_get_markdown_and_the_rest_plain_text():
     events = [Event(H1, "fired", 12000)]
     msg = render(events, NOW, lang="zh-hans", site_url="https://liq.example")
@@ -152,6 +167,7 @@ def test_a_large_order_and_a_hot_coin_fire_with_what_they_are_of(tmp_path, store
     text = render(fired, at(12, 3), lang="en", site_url="https://liq.example").text
     assert "Single liquidation (binance SOLUSDT short) $2.50M, at or above $1.00M [whale]" in text
     assert "One coin's 1h liquidations (PEPE) $4.00M" in text
+    assert rule_value(coin, store, at(12, 3, 40), lambda: reader).value == 4_000_000.0  # whatever the second
     assert [e.kind for e in evaluate(cfg, store, at(12, 9))] == ["recovered"]  # the order left the 5-minute window
     assert rule_value(order, store, at(12, 3), None) is None  # no buckets (another source): no value, no alert
 

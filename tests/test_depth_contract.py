@@ -140,9 +140,20 @@ def test_the_tape_pages_back_past_two_days_on_the_database(pg_depth):
     store.fold(events, ALL_LIVE, at(10, 2))
     first = events.tape(reader_for(store), before_ms=ms(11, 0), limit=10)
     assert [r["usd"] for r in first["results"]] == [1.0]
-    assert first["next_before"] is not None and first["next_before"] <= ms(10, 0) - 2 * 86_400_000
+    assert first["next_before"] == (DAY_S - 86400) * 1000  # two UTC days read, as the file tape reads two files
     second = events.tape(reader_for(store), before_ms=first["next_before"], limit=10)
     assert [r["usd"] for r in second["results"]] == [9.0] and second["next_before"] is None
+
+
+def test_a_filtered_tape_reads_two_utc_days_on_every_backend(depth_stores):
+    """The newest event's day and the one before: an older match is on the next page, on both backends."""
+    events, store = depth_stores
+    events.append([_ev(ms(12, 0, day_s=DAY_S - 2 * 86400), 7.0, symbol="ETH-USDT-SWAP"), _ev(ms(10, 0), 1.0)])
+    store.fold(events, ALL_LIVE, at(10, 2))
+    first = events.tape(reader_for(store), before_ms=ms(11, 0), limit=10, f=Filters(coin="ETH"))
+    assert (first["results"], first["next_before"]) == ([], (DAY_S - 86400) * 1000)
+    second = events.tape(reader_for(store), before_ms=first["next_before"], limit=10, f=Filters(coin="ETH"))
+    assert [r["usd"] for r in second["results"]] == [7.0]
 
 
 def test_two_folds_at_once_leave_the_buckets_a_fold_of_every_event(pg_depth):

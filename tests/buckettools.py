@@ -110,3 +110,22 @@ def bucket_usd(bucket_or_total: dict[str, Any]) -> float:
 
 def lines_of(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _event(ts_ms: int, usd: float, exchange: str = "okx", symbol: str = "BTC-USDT-SWAP", side: str = "long") -> dict:
+    return {"exchange": exchange, "symbol": symbol, "ts_ms": ts_ms, "side": side, "qty": 1.0, "price": usd, "usd": usd}
+
+
+def layered(events: Any, store: Any) -> None:
+    """The sample in two batches with two folds; then a backfill of 01:00–07:59 stored after newer events
+    and folded; then events of 12:10–12:29 stored after the last fold."""
+    rows = sample()
+    events.append(rows[:-1])
+    store.fold(events, ALL_LIVE, at(12, 5, 3))
+    events.append(rows[-1:])
+    store.fold(events, ALL_LIVE, at(12, 6, 3))
+    events.append(
+        [_event(ms(1 + i // 8, (i * 7) % 60, 11), 100.0 + i, "bitget", "ETHUSDT", "short") for i in range(56)]
+    )
+    store.fold(events, ALL_LIVE, at(12, 8))
+    events.append([_event(ms(12, 10 + i, 3), 500.0 + i, "gate", "SOL_USDT") for i in range(20)])

@@ -11,7 +11,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.test_streams import BINANCE_PATH, binance_frame
+from tests.streamtools import BINANCE_PATH, binance_frame
 from tests.upstream_server import Reply
 from tests.ws_server import WsServer
 

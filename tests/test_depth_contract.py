@@ -16,7 +16,7 @@ from liquidation.depth import Filters, bars, summary
 from liquidation.eventstore import EventStore
 from liquidation.maintenance import prune
 from liquidation.store import JsonlStore
-from tests.buckettools import ALL_LIVE, DAY, DAY_S, at, ms, sample
+from tests.buckettools import ALL_LIVE, DAY, DAY_S, at, layered, ms
 
 
 def _ev(ts_ms: int, usd: float, exchange: str = "okx", symbol: str = "BTC-USDT-SWAP", side: str = "long") -> dict:
@@ -37,19 +37,6 @@ def depth_stores(request, tmp_path):
     if request.param == "files":
         return EventStore(tmp_path / "events", load_keys=True), BucketStore(tmp_path / "events" / "buckets")
     return request.getfixturevalue("pg_depth")
-
-
-def _layered(events, store) -> None:
-    """The sample in two batches with two folds; then a backfill of 01:00–07:59 stored after newer events
-    and folded; then events of 12:10–12:29 stored after the last fold."""
-    rows = sample()
-    events.append(rows[:-1])
-    store.fold(events, ALL_LIVE, at(12, 5, 3))
-    events.append(rows[-1:])
-    store.fold(events, ALL_LIVE, at(12, 6, 3))
-    events.append([_ev(ms(1 + i // 8, (i * 7) % 60, 11), 100.0 + i, "bitget", "ETHUSDT", "short") for i in range(56)])
-    store.fold(events, ALL_LIVE, at(12, 8))
-    events.append([_ev(ms(12, 10 + i, 3), 500.0 + i, "gate", "SOL_USDT") for i in range(20)])
 
 
 def _rounded(value):
@@ -87,7 +74,7 @@ def _answers(events, store) -> dict:
 def test_the_database_answers_exactly_as_the_day_files_do(tmp_path, pg_depth):
     files = EventStore(tmp_path / "events", load_keys=True), BucketStore(tmp_path / "events" / "buckets")
     for pair in (files, pg_depth):
-        _layered(*pair)
+        layered(*pair)
     expected, got = _answers(*files), _answers(*pg_depth)
     assert expected["total"]["n"] > 0 and expected["tape"][2]  # the comparison compares something
     for key in expected:
@@ -194,7 +181,7 @@ def test_migrate_store_moves_events_buckets_and_coverage_both_ways(tmp_path, pg_
     from liquidation import storemigrate
 
     files = EventStore(tmp_path / "events", load_keys=True), BucketStore(tmp_path / "events" / "buckets")
-    _layered(*files)
+    layered(*files)
     files[1].fold(files[0], ALL_LIVE, at(12, 31))
     said: list[str] = []
     assert storemigrate.events_to_postgresql(*files, *pg_depth, said.append) == 116

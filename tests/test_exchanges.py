@@ -185,7 +185,7 @@ def test_end_to_end_listener_then_collector_then_api(tmp_path, venues, liq_setti
 
     from liquidation.streams import Listener
     from liquidation.venues.binance import Binance
-    from tests.test_streams import BINANCE_PATH, binance_frame
+    from tests.streamtools import BINANCE_PATH, binance_frame
     from tests.ws_server import WsServer, listen_in_thread
 
     events_dir = tmp_path / "events"

@@ -110,12 +110,11 @@ print(json.dumps(answers))
 def test_the_depth_api_answers_alike_on_both_backends_after_migrate_store(tmp_path, pg_store, pg_url):
     from liquidation.bucketstore import BucketStore
     from liquidation.eventstore import EventStore
-    from tests.buckettools import ALL_LIVE, at
-    from tests.test_depth_contract import _layered
+    from tests.buckettools import ALL_LIVE, at, layered
 
     folder = tmp_path / "data" / "events"
     events, buckets = EventStore(folder, load_keys=True), BucketStore(folder / "buckets")
-    _layered(events, buckets)
+    layered(events, buckets)
     buckets.fold(events, ALL_LIVE, at(12, 31))
     env = subprocess_env(tmp_path, DATABASE_URL=pg_url, LIQUIDATION_API_RATE="off", LIQUIDATION_RESPONSE_CACHE="0")
     moved = subprocess.run(

@@ -6,11 +6,18 @@ from __future__ import annotations
 import json
 
 import pytest
+import time_machine
 
 from liquidation import guards
 from liquidation.exchanges import ExchangesSource
-from tests.test_exchanges import EXPECTED_OI, NOW, _clock, collect, stream_state, venues  # noqa: F401 (fixtures)
+from tests.exchangetools import EXPECTED_OI, NOW, collect, stream_state
 from tests.upstream_server import Reply
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
 
 
 def test_one_symbols_open_interest_over_200_billion_is_suspect():
@@ -35,7 +42,7 @@ def test_a_growing_count_of_implausible_orders_makes_a_streamed_venue_suspect():
     assert set(suspect) == {"binance"} and counts == {"binance": 3, "okx": 1}
 
 
-def test_a_suspect_venue_is_named_and_left_out_of_the_totals(tmp_path, venues, upstream):  # noqa: F811
+def test_a_suspect_venue_is_named_and_left_out_of_the_totals(tmp_path, venues, upstream):
     huge = {"code": "0", "msg": "", "data": [{"instId": "BTC-USDT-SWAP", "oiUsd": "300000000000"}]}
     upstream.route_fn("/api/v5/public/open-interest", lambda q, b: Reply(200, json.dumps(huge).encode()))
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
@@ -48,7 +55,7 @@ def test_a_suspect_venue_is_named_and_left_out_of_the_totals(tmp_path, venues, u
     assert reading.values["hour_1_amount"] == round((205.44 + 24783.15 + 10000) / 1e4, 2)
 
 
-def test_open_interest_that_jumps_five_fold_between_minutes_is_left_out_that_minute(tmp_path, venues):  # noqa: F811
+def test_open_interest_that_jumps_five_fold_between_minutes_is_left_out_that_minute(tmp_path, venues):
     stream_state(tmp_path, {"binance": NOW - 30 * 3600, "bybit": None, "okx": NOW - 1800})
     source = ExchangesSource(tmp_path, urls=venues, pace=0)
     collect(source)

@@ -196,6 +196,15 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 MANAGE = [sys.executable, str(PROJECT / "manage.py")]
 
 
+def spawn(argv: list[str], env: dict[str, str], n: int = 2) -> list[subprocess.Popen]:
+    """``n`` child processes of ``argv`` at once from the project folder, output captured as text: the
+    same command on several machines, here."""
+    return [
+        subprocess.Popen(argv, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(n)
+    ]
+
+
 def run_manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """``manage.py ARGS`` in a child process with ``env``, output captured as text."""
     return subprocess.run([*MANAGE, *args], env=env, capture_output=True, text=True, cwd=PROJECT, timeout=timeout)

@@ -14,7 +14,16 @@ import time_machine
 from liquidation.collector import CollectError, collect_once, run_loop, write_last_run
 from liquidation.http import HttpPolicy
 from liquidation.sources import PanicApiSource
-from tests.conftest import FAST_POLICY, MANAGE, PROJECT, child_clock, minute_start_clock, run_manage, subprocess_env
+from tests.conftest import (
+    FAST_POLICY,
+    MANAGE,
+    PROJECT,
+    child_clock,
+    minute_start_clock,
+    run_manage,
+    spawn,
+    subprocess_env,
+)
 from tests.upstream_server import Reply, wait_for
 
 PANIC = "/api/panic/latest"
@@ -101,17 +110,7 @@ def test_two_collectors_started_in_the_same_minute_leave_exactly_one_record(tmp_
     url = upstream.route(PANIC, Reply.file(fixture_path("upstream/panic-api/latest-flat.json"), delay=1.0))
     env = subprocess_env(tmp_path, LIQUIDATION_SOURCE_URL=url)
     clock = child_clock(minute_start_clock())  # both in one minute, without waiting for one
-    procs = [
-        subprocess.Popen(
-            [*clock, *MANAGE, "collect_liquidation"],
-            env=env,
-            cwd=PROJECT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    procs = spawn([*clock, *MANAGE, "collect_liquidation"], env)
     results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     assert [r[2] for r in results] == [0, 0], results
     data = (tmp_path / "data" / "liquidation_1h.jsonl").read_text().splitlines()

@@ -14,7 +14,7 @@ import time_machine
 
 from liquidation.exchanges import ExchangesSource
 from liquidation.statestore import FileStateStore
-from tests.conftest import MANAGE, PROJECT, subprocess_env
+from tests.conftest import MANAGE, PROJECT, spawn, subprocess_env
 from tests.exchangetools import NOW, collect, stream_state
 from tests.streamtools import BINANCE_PATH, binance_frame
 from tests.upstream_server import wait_for
@@ -68,17 +68,7 @@ def test_two_listeners_fed_the_same_frames_store_each_event_once(tmp_path, ws, p
     env = subprocess_env(
         tmp_path, EXCHANGE_BINANCE_WS_URL=ws.url(), LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url
     )
-    children = [
-        subprocess.Popen(
-            [*MANAGE, "stream_liquidations", "--exchanges", "binance", "--duration", "20"],
-            env=env,
-            cwd=PROJECT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    children = spawn([*MANAGE, "stream_liquidations", "--exchanges", "binance", "--duration", "20"], env)
     _, events, _ = _pg(pg_store)
     try:
         assert wait_for(lambda: events.count() >= len(frames), timeout=40), events.count()

@@ -14,7 +14,7 @@ from liquidation.http import HttpPolicy
 from liquidation.records import build_record, to_line
 from liquidation.recordstore import DuplicateMinute, RecordStore
 from liquidation.store import JsonlStore
-from tests.conftest import FIXTURES, PROJECT, run_manage, subprocess_env
+from tests.conftest import FIXTURES, MANAGE, PROJECT, run_manage, spawn, subprocess_env
 
 POLICY = HttpPolicy(connect_timeout=1, read_timeout=1, retries=0, backoff=0.01, deadline=5)
 T0 = 1796090400  # a whole minute (2026-12-01 10:00 UTC)
@@ -201,17 +201,7 @@ def test_two_collectors_in_the_same_minute_store_one_row_and_no_file(
 
     url = upstream.route("/api/panic/latest", Reply.file(fixture_path("upstream/panic-api/latest-flat.json")))
     env = subprocess_env(tmp_path, LIQUIDATION_STORE="postgresql", DATABASE_URL=pg_url, LIQUIDATION_SOURCE_URL=url)
-    children = [
-        subprocess.Popen(
-            [sys.executable, str(PROJECT / "manage.py"), "collect_liquidation"],
-            cwd=PROJECT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    children = spawn([*MANAGE, "collect_liquidation"], env)
     outcomes = [(child.wait(timeout=60), child.stderr.read()) for child in children]
     assert [code for code, _ in outcomes] == [0, 0], outcomes  # a duplicate minute is not a failure
     assert pg_store.count() == 1

@@ -25,7 +25,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
@@ -211,8 +211,6 @@ class AppriseChannel(Channel):
     """One Apprise URL. Apprise's own timeouts are capped to ours (``cto``/``rto``) and its retries turned
     off; ``alerts`` bounds each send again with a hard deadline. The failure reason is Apprise's own log
     line for this send, with secrets taken out."""
-
-    kinds: ClassVar[str] = "apprise"
 
     def __init__(self, url: str, index: int = 0) -> None:
         import apprise  # imported only when an Apprise URL is configured

@@ -61,16 +61,7 @@ def get_events(*, writing: bool = False) -> Any:
 def fear_greed_available() -> bool:
     """Whether /api/fear-greed has values to show: FEAR_GREED_URL is not off and a fetch stored some
     (one ``stat`` of the file while it is unchanged: cheap enough for every page view)."""
-    return bool(settings.FEAR_GREED_URL) and feargreed.has_data(fear_greed_store())
-
-
-def fear_greed_store() -> StateStore:
-    """Where the Fear & Greed Index is kept: FEAR_GREED_FILE and its ``.state.json`` beside it, or with
-    ``LIQUIDATION_STORE=postgresql`` the database's state table (so every web node shows it)."""
-    if _postgresql():
-        return state_store()
-    path = settings.FEAR_GREED_FILE
-    return FileStateStore({feargreed.DATA: path, feargreed.ATTEMPT: feargreed.state_path(path)})
+    return bool(settings.FEAR_GREED_URL) and feargreed.has_data(state_store())
 
 
 def http_policy() -> HttpPolicy:
@@ -120,8 +111,9 @@ def exchanges_source() -> ExchangesSource:
 
 
 def state_store() -> StateStore:
-    """Where the collector's last run and the listener's status are shared: beside the data (JSON files at
-    LIQUIDATION_LAST_RUN_FILE and LIQUIDATION_EVENTS_DIR/status.json), or in PostgreSQL with the records."""
+    """The shared state (the collector's last run, the listener's status, poll cursors, the alert state, the
+    Fear & Greed Index…): JSON files beside the data (the paths below; other names in
+    LIQUIDATION_EVENTS_DIR), or rows in PostgreSQL with the records."""
     if _postgresql():
         from .pgstore import PgStateStore
 
@@ -131,6 +123,8 @@ def state_store() -> StateStore:
             "last_run": settings.LIQUIDATION_LAST_RUN_FILE,
             "streams": settings.LIQUIDATION_EVENTS_DIR / "status.json",
             "alerts": settings.LIQUIDATION_ALERT_STATE_FILE,
+            feargreed.DATA: settings.FEAR_GREED_FILE,
+            feargreed.ATTEMPT: feargreed.state_path(settings.FEAR_GREED_FILE),
         },
         folder=settings.LIQUIDATION_EVENTS_DIR,
     )
@@ -218,5 +212,4 @@ def pipeline(source: str | None = None, url: str | None = None) -> Minute:
         events=get_events,
         keep_days=settings.LIQUIDATION_KEEP_DAYS,
         fear_greed_url=settings.FEAR_GREED_URL,
-        fear_greed_store=fear_greed_store(),
     )

@@ -202,7 +202,7 @@ def refresh(where: Where, url: str, policy: HttpPolicy, *, now: float | None = N
         days = fetch(url, policy, limit=limit, now=now, budget=left)
 
         def merge_in(current: dict[str, Any]) -> dict[str, Any]:
-            stored = _parse(current, True, repr(store))
+            stored = _parse(current, repr(store))
             old = stored.days if stored else ()
             merged = merge(old, days)
             sizes[:] = [len(old), len(merged)]
@@ -268,15 +268,15 @@ def read(where: Where) -> Stored | None:
     cached = _cache.get(str(key))
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    result = _parse(store.read(DATA), True, str(key))
+    result = _parse(store.read(DATA), str(key))
     _cache[str(key)] = (stamp, result)
     return result
 
 
-def _parse(raw: dict[str, Any], exists: bool, name: str) -> Stored | None:
+def _parse(raw: dict[str, Any], name: str) -> Stored | None:
     entries = raw.get("days") if isinstance(raw.get("days"), list) else []
     by_date = {d["date"]: d for d in entries if _valid_day(d)}
-    if not entries and exists and raw:
+    if not entries and raw:
         logger.warning("%s holds no list of days: not what this module writes; ignored", name)
     elif len(by_date) < len(entries):
         logger.warning("%s: left out %d malformed or repeated entries", name, len(entries) - len(by_date))

@@ -376,9 +376,6 @@ class PgBucketReader:
             self._days[(table, day)] = (stamp, got)
         return got
 
-    def present(self, start: int, end: int) -> set[int]:
-        return set(self.store._rows().filter(minute__gte=start, minute__lte=end).values_list("minute", flat=True))
-
     def warm(self, now: float) -> None:
         """Read both tables' last two days, as ``BucketReader.warm`` does."""
         if self.available():

@@ -50,12 +50,11 @@ class Minute:
     source: Callable[[], Source]  # raises ConfigError when no source is configured
     store: Callable[[], RecordStore]
     policy: HttpPolicy
-    state: StateStore  # where last_run goes (shared with the web nodes)
+    state: StateStore  # where last_run and the Fear & Greed Index go (shared with the web nodes)
     alert_config: Callable[[], Any]
     events: Callable[[], Any]  # the event store the daily prune trims (conf.get_events)
     keep_days: int = 0
     fear_greed_url: str = ""
-    fear_greed_store: Any = None  # where the index is kept (conf.fear_greed_store(): a state store, or a path)
     pruned_on: str = field(default="", init=False)
 
     def run(self, *, dry_run: bool = False) -> Outcome:
@@ -119,10 +118,10 @@ class Minute:
 
     def fear_greed(self) -> None:
         """Refresh the Fear & Greed Index when due (hourly), within what is left of this minute."""
-        if not self.fear_greed_url or self.fear_greed_store is None:
+        if not self.fear_greed_url:
             return
         try:
-            result = feargreed.refresh(self.fear_greed_store, self.fear_greed_url, self.policy)
+            result = feargreed.refresh(self.state, self.fear_greed_url, self.policy)
         except feargreed.FearGreedError as e:
             logger.error("fear-greed failed (%s): %s; nothing written, next try in an hour", e.kind, e)
         except Exception as e:  # a bug here must not cost the collection its exit status or the loop

@@ -4,5 +4,5 @@ settings can read it cheaply."""
 
 #: Reconnect a feed without an application ping that has sent no data frame for this long (seconds).
 STREAM_SILENCE = 120.0
-#: Recycle connections before this age (Binance cuts them after 24 hours).
+#: Recycle connections before this age (one venue cuts them after 24 hours; see its module).
 STREAM_MAX_AGE = 23.5 * 3600

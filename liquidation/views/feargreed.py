@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import feargreed
-from ..conf import fear_greed_store
+from ..conf import state_store
 from ..serializers import QuerySerializer
 from .base import ERRORS, ApiRateThrottle, InlineStylesCSP
 
@@ -83,7 +83,7 @@ class FearGreedView(InlineStylesCSP, APIView):
     def get(self, request: Request) -> HttpResponseBase:
         q = FearGreedQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
-        stored = feargreed.read(fear_greed_store()) if settings.FEAR_GREED_URL else None
+        stored = feargreed.read(state_store()) if settings.FEAR_GREED_URL else None
         if stored is None:
             response = Response({"available": False, "detail": EMPTY if settings.FEAR_GREED_URL else OFF})
             patch_cache_control(response, no_cache=True)
